@@ -1,0 +1,59 @@
+import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+
+export type { Kafka };
+
+/** kafkajs log levels mapped onto pino's, so broker chatter lands in the same JSON log. */
+function kafkaLogCreator(logger: Logger) {
+  const log = logger.child({ module: 'kafkajs' });
+  return () =>
+    ({ level, log: entry }: LogEntry) => {
+      const { message, ...rest } = entry;
+      if (level === logLevel.ERROR) log.error(rest, message);
+      else if (level === logLevel.WARN) log.warn(rest, message);
+      else if (level === logLevel.INFO) log.debug(rest, message);
+      else log.trace(rest, message);
+    };
+}
+
+/** The Kafka client factory shared by ingest, the replay tool and reports. */
+export function createKafka(config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>, logger: Logger): Kafka {
+  return new Kafka({
+    clientId: config.KAFKA_CLIENT_ID,
+    brokers: config.KAFKA_BROKERS,
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
+    retry: { initialRetryTime: 200, retries: 8 },
+    connectionTimeout: 5_000,
+  });
+}
+
+/** Creates topics that do not exist yet; existing ones are left as they are. */
+export async function ensureTopics(kafka: Kafka, topics: { topic: string; numPartitions: number }[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.numPartitions, replicationFactor: 1 })),
+        waitForLeaders: true,
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Readiness probe: the cluster answers a metadata request. */
+export async function pingKafka(kafka: Kafka): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.describeCluster();
+  } finally {
+    await admin.disconnect();
+  }
+}

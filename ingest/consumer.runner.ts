@@ -1,0 +1,148 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Logger } from '../infra/logger.ts';
+import type { Decoded } from './trades.decoder.ts';
+
+/** What a consumer is: a topic, a decoder, how to drop already-stored rows, and how to insert. */
+export interface ConsumerSpec<Row> {
+  topic: string;
+  /** Decodes one message; never throws for bad input (only for retriable trouble). */
+  decode(message: KafkaMessage, partition: number): Promise<Decoded<Row>>;
+  /** Removes rows whose dedup key is already stored or repeated within the batch. */
+  dropDuplicates(rows: Row[]): Promise<Row[]>;
+  /** Inserts one block; `token` is a pure function of the partition and offset range. */
+  insert(rows: Row[], token: string): Promise<void>;
+  /** Last offset per partition already accounted for in storage. */
+  loadLedger(): Promise<Map<number, number>>;
+  recordLedger(entry: { partition: number; firstOffset: number; lastOffset: number; rows: number; deadLetters: number; duplicates: number }): Promise<void>;
+  /** Called after rows are stored, e.g. to invalidate cached query results. */
+  onStored?(rows: Row[]): void;
+}
+
+export interface ConsumerStats {
+  messages: number;
+  rowsInserted: number;
+  deadLetters: number;
+  duplicates: number;
+  skippedReplayed: number;
+  batches: number;
+}
+
+export interface RunningConsumer {
+  stats: ConsumerStats;
+  /** Leaves the group after the in-flight batch finishes. */
+  stop(): Promise<void>;
+}
+
+export const dlqTopicOf = (topic: string) => `${topic}.dlq`;
+
+/**
+ * Runs a consumer spec in a kafkajs consumer group with exactly-once effects in ClickHouse:
+ * per batch it skips offsets the ledger already covers, decodes, dead-letters poison, drops
+ * known event ids, inserts one block under a deterministic dedup token, records the ledger,
+ * and only then commits the Kafka offset. A crash at any step replays into a no-op.
+ */
+export async function runConsumer<Row>(deps: {
+  kafka: Kafka;
+  groupId: string;
+  spec: ConsumerSpec<Row>;
+  logger: Logger;
+  fromBeginning?: boolean;
+}): Promise<RunningConsumer> {
+  const { spec } = deps;
+  const log = deps.logger.child({ module: 'consumer', topic: spec.topic, groupId: deps.groupId });
+  const stats: ConsumerStats = { messages: 0, rowsInserted: 0, deadLetters: 0, duplicates: 0, skippedReplayed: 0, batches: 0 };
+  const consumer: Consumer = deps.kafka.consumer({
+    groupId: deps.groupId,
+    sessionTimeout: 30_000,
+    rebalanceTimeout: 60_000,
+    heartbeatInterval: 3_000,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxWaitTimeInMs: 50,
+    retry: { retries: 10, initialRetryTime: 300 },
+  });
+  const producer: Producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  let ledger: Map<number, number> | null = null;
+
+  // Another member may have advanced a partition while we did not own it: reload after each join.
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    ledger = null;
+  });
+
+  const handleBatch = async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) => {
+    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    const known = (ledger ??= await spec.loadLedger());
+    const partition = batch.partition;
+    const recorded = known.get(partition) ?? -1;
+    const fresh = batch.messages.filter((m) => Number(m.offset) > recorded);
+    stats.skippedReplayed += batch.messages.length - fresh.length;
+    const lastOffset = Number(batch.lastOffset());
+    if (fresh.length === 0) {
+      resolveOffset(batch.lastOffset());
+      await commitOffsetsIfNecessary();
+      return;
+    }
+    const firstOffset = Number(fresh[0]!.offset);
+    const rows: Row[] = [];
+    const dead: { message: KafkaMessage; reason: string }[] = [];
+    for (const message of fresh) {
+      const decoded = await spec.decode(message, partition);
+      if (decoded.ok) rows.push(decoded.value);
+      else dead.push({ message, reason: decoded.reason });
+    }
+    const unique = await spec.dropDuplicates(rows);
+    const token = `${deps.groupId}:${spec.topic}:${partition}:${firstOffset}-${lastOffset}`;
+    await spec.insert(unique, token);
+    await heartbeat();
+    if (dead.length > 0) {
+      await producer.send({
+        topic: dlqTopicOf(spec.topic),
+        acks: -1,
+        messages: dead.map(({ message, reason }) => ({
+          key: message.key,
+          value: message.value,
+          headers: {
+            'dlq-reason': reason,
+            'dlq-topic': spec.topic,
+            'dlq-partition': String(partition),
+            'dlq-offset': message.offset,
+            'dlq-timestamp': message.timestamp,
+          },
+        })),
+      });
+      log.warn({ partition, count: dead.length, firstReason: dead[0]?.reason }, 'poison messages sent to the dead-letter topic');
+    }
+    await spec.recordLedger({
+      partition,
+      firstOffset,
+      lastOffset,
+      rows: unique.length,
+      deadLetters: dead.length,
+      duplicates: rows.length - unique.length,
+    });
+    known.set(partition, lastOffset);
+    if (unique.length > 0) spec.onStored?.(unique);
+    stats.messages += fresh.length;
+    stats.rowsInserted += unique.length;
+    stats.deadLetters += dead.length;
+    stats.duplicates += rows.length - unique.length;
+    stats.batches++;
+    resolveOffset(batch.lastOffset());
+    await commitOffsetsIfNecessary();
+    log.debug({ partition, firstOffset, lastOffset, rows: unique.length }, 'batch stored');
+  };
+
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [spec.topic], fromBeginning: deps.fromBeginning ?? true });
+  await consumer.run({ eachBatchAutoResolve: false, autoCommit: true, partitionsConsumedConcurrently: 1, eachBatch: handleBatch });
+  log.info('consumer started');
+
+  return {
+    stats,
+    async stop() {
+      await consumer.disconnect();
+      await producer.disconnect();
+      log.info(stats, 'consumer stopped');
+    },
+  };
+}
