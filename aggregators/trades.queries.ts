@@ -16,6 +16,8 @@ export interface TradeRow {
   src_topic: string;
   src_partition: number;
   src_offset: number;
+  /** Kafka record timestamp, same form as executed_at. */
+  src_timestamp: string;
 }
 
 /** Settings that make a re-sent block (same token) land once in the raw table and in every window table. */

@@ -39,6 +39,7 @@ function trade(org: string, tradeId: string, price: string, qty: string, at: str
     src_topic: 't',
     src_partition: 0,
     src_offset: 0,
+    src_timestamp: at,
   };
 }
 

@@ -4,6 +4,9 @@ import type { Logger } from './logger.ts';
 
 export type { Kafka };
 
+/** Warnings kafkajs prints for settings chosen on purpose (bounded retries, the v2 partitioner). */
+const KNOWN_NOISE = ['Limiting retries for the idempotent producer', 'KafkaJS v2.0.0 switched default partitioner'];
+
 /** kafkajs log levels mapped onto pino's, so broker chatter lands in the same JSON log. */
 function kafkaLogCreator(logger: Logger) {
   const log = logger.child({ module: 'kafkajs' });
@@ -11,7 +14,7 @@ function kafkaLogCreator(logger: Logger) {
     ({ level, log: entry }: LogEntry) => {
       const { message, ...rest } = entry;
       if (level === logLevel.ERROR) log.error(rest, message);
-      else if (level === logLevel.WARN) log.warn(rest, message);
+      else if (level === logLevel.WARN && !KNOWN_NOISE.some((n) => message.startsWith(n))) log.warn(rest, message);
       else if (level === logLevel.INFO) log.debug(rest, message);
       else log.trace(rest, message);
     };

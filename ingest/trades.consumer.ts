@@ -19,7 +19,7 @@ export function clickhouseTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
-export function toTradeRow(e: TradeExecuted, topic: string, partition: number, offset: number): TradeRow {
+export function toTradeRow(e: TradeExecuted, topic: string, partition: number, offset: number, timestampMs: number): TradeRow {
   return {
     org_id: e.orgId,
     market: e.market,
@@ -33,6 +33,7 @@ export function toTradeRow(e: TradeExecuted, topic: string, partition: number, o
     src_topic: topic,
     src_partition: partition,
     src_offset: offset,
+    src_timestamp: clickhouseTime(timestampMs),
   };
 }
 
@@ -66,7 +67,7 @@ export function tradesConsumerSpec(deps: Omit<TradesConsumerDeps, 'kafka' | 'log
     topic: deps.topic,
     async decode(message, partition) {
       const d = await decode(message.value);
-      return d.ok ? { ok: true, value: toTradeRow(d.value, deps.topic, partition, Number(message.offset)) } : d;
+      return d.ok ? { ok: true, value: toTradeRow(d.value, deps.topic, partition, Number(message.offset), Number(message.timestamp)) } : d;
     },
     async dropDuplicates(rows) {
       const unique = dedupeWithinBatch(rows);

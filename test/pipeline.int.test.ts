@@ -149,14 +149,16 @@ describe('trade pipeline on real Binance trades (Avro through the registry and K
     const env = testEnv();
     const first = await spawnService(env);
     children.push(first);
-    const publishing = publish(env, orgs, 12_000);
+    const publishing = publish(env, orgs, 8_000);
     const bearer = await token({ orgId: orgs[0]! });
     // Kill once part of the stream is stored, while the rest is still arriving.
     await vi.waitFor(async () => expect(await totalTrades(first.baseUrl, orgs[0]!, bearer)).toBeGreaterThan(5_000), {
       timeout: 60_000,
       interval: 100,
     });
+    const storedAtKill = await totalTrades(first.baseUrl, orgs[0]!, bearer);
     await stopProcess(first.child, 'SIGKILL');
+    expect(storedAtKill, 'the kill must land mid-stream').toBeLessThan(34_419);
     const second = await spawnService(env);
     children.push(second);
     await publishing;
