@@ -62,6 +62,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       logger,
       topic: config.TRADES_TOPIC,
       groupId: config.KAFKA_GROUP_ID,
+      clientFor: () => ch.pick(),
+      partitionsConcurrently: config.INGEST_PARTITIONS_CONCURRENCY,
       onOrgsChanged: (orgs) => orgs.forEach((o) => versions.bump(o)),
     });
   }
@@ -72,6 +74,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     audit = createAuditSink({ ch: ch.client, tables, logger });
     app = createApp({
       ch: ch.client,
+      pickClient: () => ch.pick(),
       tables,
       logger,
       verifyToken: createTokenVerifier(config),

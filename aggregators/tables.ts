@@ -9,6 +9,7 @@ export function tablesFor(database: string) {
     trades1m: `${database}.trades_1m_v1`,
     trades1h: `${database}.trades_1h_v1`,
     trades1d: `${database}.trades_1d_v1`,
+    tradeEventIds: `${database}.trade_event_ids_v1`,
     ingestLedger: `${database}.ingest_ledger_v1`,
     auditLog: `${database}.audit_log_v1`,
   } as const;

@@ -13,6 +13,8 @@ import { tradingMetricsRoutes } from './trading-metrics.routes.ts';
 
 export interface AppDeps {
   ch: ClickHouseClient;
+  /** Clients for request queries; defaults to `ch`. */
+  pickClient?: () => ClickHouseClient;
   tables: Tables;
   logger: Logger;
   verifyToken: TokenVerifier;
@@ -40,7 +42,7 @@ export function createApp(deps: AppDeps) {
   org.use('*', authenticate(deps.verifyToken, deps.audit));
   org.use('*', tenancy(deps.audit));
   org.get('/metrics/*', requireScope('analytics:read', deps.audit));
-  org.route('/', tradingMetricsRoutes({ ch: deps.ch, tables: deps.tables, cache: deps.cache, limitMax: deps.metricsLimitMax }));
+  org.route('/', tradingMetricsRoutes({ pickClient: deps.pickClient ?? (() => deps.ch), tables: deps.tables, cache: deps.cache, limitMax: deps.metricsLimitMax }));
   for (const prefix of ORG_PREFIXES) app.route(prefix, org);
 
   app.notFound((c) => c.json({ code: 'NOT_FOUND', message: 'no such route' } satisfies ErrorBody, 404));

@@ -40,6 +40,7 @@ function trade(org: string, tradeId: string, price: string, qty: string, at: str
     src_partition: 0,
     src_offset: 0,
     src_timestamp: at,
+    executed_at_ms: Date.parse(`${at.replace(' ', 'T')}Z`),
   };
 }
 

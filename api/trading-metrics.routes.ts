@@ -139,7 +139,8 @@ function toJson(w: TradingWindow) {
 }
 
 export interface TradingMetricsDeps {
-  ch: ClickHouseClient;
+  /** A client per query, so concurrent requests spread over connections. */
+  pickClient: () => ClickHouseClient;
   tables: Tables;
   cache: QueryCache;
   limitMax: number;
@@ -158,7 +159,7 @@ export function tradingMetricsRoutes(deps: TradingMetricsDeps) {
     const after = q.cursor ? decodeCursor(q.cursor, fingerprint) : undefined;
     const key = JSON.stringify([q.interval, range.from.getTime(), range.to.getTime(), q.markets, q.limit, q.cursor ?? '']);
     const body = await deps.cache.get(orgId, key, async () => {
-      const rows = await tradingWindows(deps.ch, deps.tables, {
+      const rows = await tradingWindows(deps.pickClient(), deps.tables, {
         orgId,
         interval: q.interval,
         from: range.from,

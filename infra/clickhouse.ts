@@ -16,7 +16,14 @@ export const CLICKHOUSE_DEFAULT_SETTINGS = {
 } as const;
 
 export interface ClickHouseHandle {
+  /** The first client: migrations and one-off work. */
   client: ClickHouseClient;
+  /**
+   * A client for concurrent work, round-robin. One chDB connection runs one operation at a
+   * time, so embedded mode keeps several connections to the same data folder (they share one
+   * engine); against a server the one HTTP client already pools its sockets.
+   */
+  pick(): ClickHouseClient;
   /** `server` when CLICKHOUSE_URL is set, `embedded` for chDB in this process. */
   mode: 'server' | 'embedded';
   database: string;
@@ -28,7 +35,8 @@ export interface ClickHouseHandle {
  * server; without, it runs chDB in-process on `DATA_DIR/clickhouse` (one engine per process).
  */
 export function createClickHouse(
-  config: Pick<Config, 'CLICKHOUSE_URL' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD' | 'CLICKHOUSE_DATABASE' | 'DATA_DIR'>,
+  config: Pick<Config, 'CLICKHOUSE_URL' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD' | 'CLICKHOUSE_DATABASE' | 'DATA_DIR'> &
+    Partial<Pick<Config, 'CLICKHOUSE_EMBEDDED_CONNECTIONS'>>,
 ): ClickHouseHandle {
   const database = config.CLICKHOUSE_DATABASE;
   if (config.CLICKHOUSE_URL) {
@@ -39,15 +47,26 @@ export function createClickHouse(
       clickhouse_settings: { ...CLICKHOUSE_DEFAULT_SETTINGS },
       request_timeout: 60_000,
     });
-    return { client, mode: 'server', database, close: () => client.close() };
+    return { client, pick: () => client, mode: 'server', database, close: () => client.close() };
   }
   const dir = path.join(config.DATA_DIR, 'clickhouse');
   fs.mkdirSync(dir, { recursive: true });
-  const client = createClient({
-    // chdb declares the interface from @clickhouse/client-common, which @clickhouse/client now
-    // bundles itself; the shapes are the same, the declarations are not.
-    connection: createChdbConnection({ path: dir }) as unknown as ClientConnection,
-    clickhouse_settings: { ...CLICKHOUSE_DEFAULT_SETTINGS },
-  });
-  return { client, mode: 'embedded', database, close: () => client.close() };
+  const clients = Array.from({ length: config.CLICKHOUSE_EMBEDDED_CONNECTIONS ?? 3 }, () =>
+    createClient({
+      // chdb declares the interface from @clickhouse/client-common, which @clickhouse/client now
+      // bundles itself; the shapes are the same, the declarations are not.
+      connection: createChdbConnection({ path: dir }) as unknown as ClientConnection,
+      clickhouse_settings: { ...CLICKHOUSE_DEFAULT_SETTINGS },
+    }),
+  );
+  let next = 0;
+  return {
+    client: clients[0]!,
+    pick: () => clients[next++ % clients.length]!,
+    mode: 'embedded',
+    database,
+    close: async () => {
+      for (const c of clients.reverse()) await c.close();
+    },
+  };
 }

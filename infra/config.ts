@@ -42,6 +42,7 @@ export const ConfigSchema = z
     CLICKHOUSE_URL: optionalUrl,
     CLICKHOUSE_USER: z.string().default('default'),
     CLICKHOUSE_PASSWORD: z.string().default(''),
+    CLICKHOUSE_EMBEDDED_CONNECTIONS: z.coerce.number().int().min(1).max(16).default(3),
     CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('analytics'),
 
     JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
@@ -50,7 +51,7 @@ export const ConfigSchema = z
     JWT_AUDIENCE: z.string().default('analytics-reports'),
     JWT_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(5),
 
-    INGEST_BATCH_ROWS_MAX: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+    INGEST_PARTITIONS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
     QUERY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
     METRICS_LIMIT_MAX: z.coerce.number().int().min(1).max(100_000).default(10_000),
     DEV_MODE: bool.default(false),

@@ -8,14 +8,16 @@ export interface ConsumerSpec<Row> {
   /** Decodes one message; never throws for bad input (only for retriable trouble). */
   decode(message: KafkaMessage, partition: number): Promise<Decoded<Row>>;
   /** Removes rows whose dedup key is already stored or repeated within the batch. */
-  dropDuplicates(rows: Row[]): Promise<Row[]>;
+  dropDuplicates(rows: Row[], partition: number): Promise<Row[]>;
   /** Inserts one block; `token` is a pure function of the partition and offset range. */
-  insert(rows: Row[], token: string): Promise<void>;
+  insert(rows: Row[], token: string, partition: number): Promise<void>;
   /** Last offset per partition already accounted for in storage. */
   loadLedger(): Promise<Map<number, number>>;
   recordLedger(entry: { partition: number; firstOffset: number; lastOffset: number; rows: number; deadLetters: number; duplicates: number }): Promise<void>;
   /** Called after rows are stored, e.g. to invalidate cached query results. */
   onStored?(rows: Row[]): void;
+  /** Called when the group (re)assigns partitions: state about partitions must be reloaded. */
+  onGroupJoin?(): void;
 }
 
 export interface ConsumerStats {
@@ -25,6 +27,8 @@ export interface ConsumerStats {
   duplicates: number;
   skippedReplayed: number;
   batches: number;
+  /** Milliseconds spent per stage, summed over batches: where ingest time goes. */
+  stageMs: { decode: number; dedupe: number; insert: number; deadLetter: number; ledger: number; commit: number };
 }
 
 export interface RunningConsumer {
@@ -47,16 +51,20 @@ export async function runConsumer<Row>(deps: {
   spec: ConsumerSpec<Row>;
   logger: Logger;
   fromBeginning?: boolean;
+  /** Partitions processed at once; their decoding overlaps the others' ClickHouse work. */
+  partitionsConcurrently?: number;
 }): Promise<RunningConsumer> {
   const { spec } = deps;
   const log = deps.logger.child({ module: 'consumer', topic: spec.topic, groupId: deps.groupId });
-  const stats: ConsumerStats = { messages: 0, rowsInserted: 0, deadLetters: 0, duplicates: 0, skippedReplayed: 0, batches: 0 };
+  const stats: ConsumerStats = { messages: 0, rowsInserted: 0, deadLetters: 0, duplicates: 0, skippedReplayed: 0, batches: 0, stageMs: { decode: 0, dedupe: 0, insert: 0, deadLetter: 0, ledger: 0, commit: 0 } };
   const consumer: Consumer = deps.kafka.consumer({
     groupId: deps.groupId,
-    sessionTimeout: 30_000,
+    // Short enough that a crashed member's partitions move on within seconds; batches take ~1 s.
+    sessionTimeout: 10_000,
     rebalanceTimeout: 60_000,
     heartbeatInterval: 3_000,
-    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytesPerPartition: 8 * 1024 * 1024,
+    maxBytes: 48 * 1024 * 1024,
     maxWaitTimeInMs: 50,
     retry: { retries: 10, initialRetryTime: 300 },
   });
@@ -66,6 +74,7 @@ export async function runConsumer<Row>(deps: {
   // Another member may have advanced a partition while we did not own it: reload after each join.
   consumer.on(consumer.events.GROUP_JOIN, () => {
     ledger = null;
+    spec.onGroupJoin?.();
   });
 
   const handleBatch = async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) => {
@@ -82,6 +91,12 @@ export async function runConsumer<Row>(deps: {
       return;
     }
     const firstOffset = Number(fresh[0]!.offset);
+    let mark = performance.now();
+    const lap = (stage: keyof ConsumerStats['stageMs']) => {
+      const now = performance.now();
+      stats.stageMs[stage] += now - mark;
+      mark = now;
+    };
     const rows: Row[] = [];
     const dead: { message: KafkaMessage; reason: string }[] = [];
     for (const message of fresh) {
@@ -89,9 +104,12 @@ export async function runConsumer<Row>(deps: {
       if (decoded.ok) rows.push(decoded.value);
       else dead.push({ message, reason: decoded.reason });
     }
-    const unique = await spec.dropDuplicates(rows);
+    lap('decode');
+    const unique = await spec.dropDuplicates(rows, partition);
+    lap('dedupe');
     const token = `${deps.groupId}:${spec.topic}:${partition}:${firstOffset}-${lastOffset}`;
-    await spec.insert(unique, token);
+    await spec.insert(unique, token, partition);
+    lap('insert');
     await heartbeat();
     if (dead.length > 0) {
       await producer.send({
@@ -111,6 +129,7 @@ export async function runConsumer<Row>(deps: {
       });
       log.warn({ partition, count: dead.length, firstReason: dead[0]?.reason }, 'poison messages sent to the dead-letter topic');
     }
+    lap('deadLetter');
     await spec.recordLedger({
       partition,
       firstOffset,
@@ -120,6 +139,7 @@ export async function runConsumer<Row>(deps: {
       duplicates: rows.length - unique.length,
     });
     known.set(partition, lastOffset);
+    lap('ledger');
     if (unique.length > 0) spec.onStored?.(unique);
     stats.messages += fresh.length;
     stats.rowsInserted += unique.length;
@@ -128,13 +148,14 @@ export async function runConsumer<Row>(deps: {
     stats.batches++;
     resolveOffset(batch.lastOffset());
     await commitOffsetsIfNecessary();
+    lap('commit');
     log.debug({ partition, firstOffset, lastOffset, rows: unique.length }, 'batch stored');
   };
 
   await producer.connect();
   await consumer.connect();
   await consumer.subscribe({ topics: [spec.topic], fromBeginning: deps.fromBeginning ?? true });
-  await consumer.run({ eachBatchAutoResolve: false, autoCommit: true, partitionsConsumedConcurrently: 1, eachBatch: handleBatch });
+  await consumer.run({ eachBatchAutoResolve: false, autoCommit: true, partitionsConsumedConcurrently: deps.partitionsConcurrently ?? 3, eachBatch: handleBatch });
   log.info('consumer started');
 
   return {

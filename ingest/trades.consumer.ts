@@ -5,6 +5,7 @@ import type { Tables } from '../aggregators/tables.ts';
 import {
   existingEventIds,
   insertTrades,
+  latestExecutions,
   ledgerOffsets,
   recordLedger,
   type TradeRow,
@@ -34,6 +35,7 @@ export function toTradeRow(e: TradeExecuted, topic: string, partition: number, o
     src_partition: partition,
     src_offset: offset,
     src_timestamp: clickhouseTime(timestampMs),
+    executed_at_ms: e.executedAtMs,
   };
 }
 
@@ -56,6 +58,9 @@ export interface TradesConsumerDeps {
   logger: Logger;
   topic: string;
   groupId: string;
+  /** The client for a partition's work; defaults to `ch`. Spreads partitions over connections. */
+  clientFor?: (partition: number) => ClickHouseClient;
+  partitionsConcurrently?: number;
   /** Told which orgs got new rows, so cached query results are dropped at once. */
   onOrgsChanged?: (orgIds: Set<string>) => void;
 }
@@ -63,35 +68,43 @@ export interface TradesConsumerDeps {
 /** The trades consumer: `exchange.trades.v1` into `trades_raw_v1`, and from there into the windows. */
 export function tradesConsumerSpec(deps: Omit<TradesConsumerDeps, 'kafka' | 'logger'>): ConsumerSpec<TradeRow> {
   const decode = createTradeDecoder(deps.registry);
+  const clientFor = deps.clientFor ?? (() => deps.ch);
+  /** Latest stored executedAt per org and market, as far as this process knows. */
+  const watermarks = new Map<string, number>();
   return {
     topic: deps.topic,
     async decode(message, partition) {
       const d = await decode(message.value);
       return d.ok ? { ok: true, value: toTradeRow(d.value, deps.topic, partition, Number(message.offset), Number(message.timestamp)) } : d;
     },
-    async dropDuplicates(rows) {
+    async dropDuplicates(rows, partition) {
       const unique = dedupeWithinBatch(rows);
       if (unique.length === 0) return unique;
-      let fromMs = Infinity;
-      let toMs = -Infinity;
+      const ch = clientFor(partition);
+      // Only a trade executed at or before the latest stored execution of its org and market
+      // can repeat a stored one: an upstream retry repeats executedAt. In-order streams skip
+      // the probe for nearly every row; late rows and same-millisecond rows are probed.
+      const unseen = new Map<string, { orgId: string; market: string }>();
       for (const r of unique) {
-        const ms = Date.parse(`${r.executed_at.replace(' ', 'T')}Z`);
-        if (ms < fromMs) fromMs = ms;
-        if (ms > toMs) toMs = ms;
+        const k = `${r.org_id}\u0000${r.market}`;
+        if (!watermarks.has(k)) unseen.set(k, { orgId: r.org_id, market: r.market });
       }
-      const known = await existingEventIds(deps.ch, deps.tables, {
-        orgIds: [...new Set(unique.map((r) => r.org_id))],
-        markets: [...new Set(unique.map((r) => r.market))],
-        eventIds: unique.map((r) => r.event_id),
-        fromMs,
-        toMs,
+      if (unseen.size > 0) {
+        const latest = await latestExecutions(ch, deps.tables, [...unseen.values()]);
+        for (const k of unseen.keys()) watermarks.set(k, latest.get(k) ?? -Infinity);
+      }
+      const suspects = unique.filter((r) => r.executed_at_ms <= watermarks.get(`${r.org_id}\u0000${r.market}`)!);
+      if (suspects.length === 0) return unique;
+      const known = await existingEventIds(ch, deps.tables, {
+        orgIds: [...new Set(suspects.map((r) => r.org_id))],
+        eventIds: suspects.map((r) => r.event_id),
       });
       return known.size === 0 ? unique : unique.filter((r) => !known.has(`${r.org_id}\u0000${r.event_id}`));
     },
-    insert: (rows, token) => insertTrades(deps.ch, deps.tables, rows, token),
+    insert: (rows, token, partition) => insertTrades(clientFor(partition), deps.tables, rows, token),
     loadLedger: () => ledgerOffsets(deps.ch, deps.tables, deps.groupId, deps.topic),
     recordLedger: (e) =>
-      recordLedger(deps.ch, deps.tables, {
+      recordLedger(clientFor(e.partition), deps.tables, {
         consumerGroup: deps.groupId,
         topic: deps.topic,
         partition: e.partition,
@@ -101,10 +114,23 @@ export function tradesConsumerSpec(deps: Omit<TradesConsumerDeps, 'kafka' | 'log
         deadLetters: e.deadLetters,
         duplicates: e.duplicates,
       }),
-    onStored: (rows) => deps.onOrgsChanged?.(new Set(rows.map((r) => r.org_id))),
+    onStored: (rows) => {
+      for (const r of rows) {
+        const k = `${r.org_id}\u0000${r.market}`;
+        if (r.executed_at_ms > (watermarks.get(k) ?? -Infinity)) watermarks.set(k, r.executed_at_ms);
+      }
+      deps.onOrgsChanged?.(new Set(rows.map((r) => r.org_id)));
+    },
+    onGroupJoin: () => watermarks.clear(),
   };
 }
 
 export function startTradesConsumer(deps: TradesConsumerDeps): Promise<RunningConsumer> {
-  return runConsumer({ kafka: deps.kafka, groupId: deps.groupId, logger: deps.logger, spec: tradesConsumerSpec(deps) });
+  return runConsumer({
+    kafka: deps.kafka,
+    groupId: deps.groupId,
+    logger: deps.logger,
+    spec: tradesConsumerSpec(deps),
+    partitionsConcurrently: deps.partitionsConcurrently,
+  });
 }

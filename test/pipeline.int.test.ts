@@ -163,7 +163,7 @@ describe('trade pipeline on real Binance trades (Avro through the registry and K
     children.push(second);
     await publishing;
     await vi.waitFor(async () => expect(await totalTrades(second.baseUrl, orgs[0]!, bearer)).toBe(34_419), {
-      timeout: 90_000,
+      timeout: 150_000,
       interval: 500,
     });
     await expectExactWindows(second, orgs, perOrg);

@@ -1,6 +1,8 @@
 -- Raw trades as consumed from exchange.trades.v1, one row per accepted event.
 -- No time partitioning: one insert is one part, so a batch lands whole or not at all.
 -- src_timestamp is the Kafka record time, so produce-to-store lag can be measured per row.
+-- Event ids are probed through trade_event_ids_v1 (migration 006), sorted by id; a bloom
+-- filter here cost seconds per batch of tens of thousands of ids.
 -- Money columns are exact decimals; notional is kept at 24 decimals, the full scale of price x quantity.
 CREATE TABLE IF NOT EXISTS {db}.trades_raw_v1
 (
@@ -17,8 +19,7 @@ CREATE TABLE IF NOT EXISTS {db}.trades_raw_v1
     src_partition UInt32,
     src_offset    UInt64,
     src_timestamp DateTime64(3, 'UTC'),
-    ingested_at   DateTime64(3, 'UTC') DEFAULT now64(3),
-    INDEX idx_event_id event_id TYPE bloom_filter(0.001) GRANULARITY 1
+    ingested_at   DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = MergeTree
 ORDER BY (org_id, market, executed_at, trade_id)
