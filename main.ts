@@ -6,7 +6,7 @@ import { createApp } from './api/app.ts';
 import { createAuditSink, type AuditSink } from './api/audit.ts';
 import { createTokenVerifier } from './api/auth.ts';
 import { healthRoutes, type ReadinessCheck } from './api/health.routes.ts';
-import { DataVersions, QueryCache } from './api/query-cache.ts';
+import { DataChanges, QueryCache } from './api/query-cache.ts';
 import { dlqTopicOf, type RunningConsumer } from './ingest/consumer.runner.ts';
 import { startTradesConsumer } from './ingest/trades.consumer.ts';
 import { createClickHouse } from './infra/clickhouse.ts';
@@ -47,7 +47,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     schemaRegistry: () => pingSchemaRegistry(config),
   };
 
-  const versions = new DataVersions();
+  const changes = new DataChanges();
   let consumer: RunningConsumer | undefined;
   if (runs('ingest')) {
     await ensureTopics(kafka, [
@@ -64,7 +64,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       groupId: config.KAFKA_GROUP_ID,
       clientFor: () => ch.pick(),
       partitionsConcurrently: config.INGEST_PARTITIONS_CONCURRENCY,
-      onOrgsChanged: (orgs) => orgs.forEach((o) => versions.bump(o)),
+      onStored: (ranges) => ranges.forEach((r) => changes.record(r.orgId, r.market, r.fromMs, r.toMs)),
     });
   }
 
@@ -79,7 +79,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       logger,
       verifyToken: createTokenVerifier(config),
       audit,
-      cache: new QueryCache(versions, config.QUERY_CACHE_TTL_MS),
+      cache: new QueryCache(changes, config.QUERY_CACHE_TTL_MS),
       readiness,
       isShuttingDown: () => shuttingDown,
       metricsLimitMax: config.METRICS_LIMIT_MAX,

@@ -10,7 +10,7 @@ import { AUDIENCE, ISSUER, TEST_SECRET, tempDir, token, uniq } from '../test/hel
 import { createApp } from './app.ts';
 import { createAuditSink, type AuditSink } from './audit.ts';
 import { createTokenVerifier } from './auth.ts';
-import { DataVersions, QueryCache } from './query-cache.ts';
+import { DataChanges, QueryCache } from './query-cache.ts';
 
 /**
  * The HTTP contract of the trading metrics endpoint against the real (embedded) ClickHouse:
@@ -57,7 +57,7 @@ beforeAll(async () => {
     logger,
     verifyToken: createTokenVerifier({ JWT_SECRET: TEST_SECRET, JWT_JWKS_URL: undefined, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_CLOCK_TOLERANCE_S: 5 }),
     audit,
-    cache: new QueryCache(new DataVersions(), 1000),
+    cache: new QueryCache(new DataChanges(), 1000),
     readiness: {},
     isShuttingDown: () => false,
     metricsLimitMax: 10_000,

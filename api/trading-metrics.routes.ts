@@ -158,7 +158,8 @@ export function tradingMetricsRoutes(deps: TradingMetricsDeps) {
     const fingerprint = queryFingerprint(orgId, q.interval, range, q.markets);
     const after = q.cursor ? decodeCursor(q.cursor, fingerprint) : undefined;
     const key = JSON.stringify([q.interval, range.from.getTime(), range.to.getTime(), q.markets, q.limit, q.cursor ?? '']);
-    const body = await deps.cache.get(orgId, key, async () => {
+    const scope = { orgId, markets: q.markets, fromMs: range.from.getTime(), toMs: range.to.getTime() };
+    const body = await deps.cache.get(scope, key, async () => {
       const rows = await tradingWindows(deps.pickClient(), deps.tables, {
         orgId,
         interval: q.interval,

@@ -50,6 +50,28 @@ export function dedupeWithinBatch(rows: TradeRow[]): TradeRow[] {
   });
 }
 
+export interface StoredRange {
+  orgId: string;
+  market: string;
+  fromMs: number;
+  toMs: number;
+}
+
+/** The (org, market) execution-time ranges a block of rows covers. */
+export function storedRanges(rows: TradeRow[]): StoredRange[] {
+  const byKey = new Map<string, StoredRange>();
+  for (const r of rows) {
+    const k = `${r.org_id}\u0000${r.market}`;
+    const range = byKey.get(k);
+    if (!range) byKey.set(k, { orgId: r.org_id, market: r.market, fromMs: r.executed_at_ms, toMs: r.executed_at_ms });
+    else {
+      if (r.executed_at_ms < range.fromMs) range.fromMs = r.executed_at_ms;
+      if (r.executed_at_ms > range.toMs) range.toMs = r.executed_at_ms;
+    }
+  }
+  return [...byKey.values()];
+}
+
 export interface TradesConsumerDeps {
   kafka: Kafka;
   registry: SchemaRegistry;
@@ -61,8 +83,8 @@ export interface TradesConsumerDeps {
   /** The client for a partition's work; defaults to `ch`. Spreads partitions over connections. */
   clientFor?: (partition: number) => ClickHouseClient;
   partitionsConcurrently?: number;
-  /** Told which orgs got new rows, so cached query results are dropped at once. */
-  onOrgsChanged?: (orgIds: Set<string>) => void;
+  /** Told which org, market and execution-time range got new rows, so cached results covering them are dropped. */
+  onStored?: (ranges: StoredRange[]) => void;
 }
 
 /** The trades consumer: `exchange.trades.v1` into `trades_raw_v1`, and from there into the windows. */
@@ -119,7 +141,7 @@ export function tradesConsumerSpec(deps: Omit<TradesConsumerDeps, 'kafka' | 'log
         const k = `${r.org_id}\u0000${r.market}`;
         if (r.executed_at_ms > (watermarks.get(k) ?? -Infinity)) watermarks.set(k, r.executed_at_ms);
       }
-      deps.onOrgsChanged?.(new Set(rows.map((r) => r.org_id)));
+      deps.onStored?.(storedRanges(rows));
     },
     onGroupJoin: () => watermarks.clear(),
   };
