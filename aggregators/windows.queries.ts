@@ -74,6 +74,24 @@ const Row = z.object({
   ingested_ms: z.coerce.number(),
 });
 
+/**
+ * A cheap fingerprint of the windows a query covers: trade count and latest ingestion time. Any
+ * insert into the covered org, markets and range moves both; background merges move neither.
+ */
+export async function windowsFingerprint(ch: ClickHouseClient, tables: Tables, q: Omit<WindowsQuery, 'limit' | 'after'>): Promise<string> {
+  const source = SOURCES[q.interval];
+  const marketFilter = q.markets.length > 0 ? 'AND market IN {markets:Array(String)}' : '';
+  const rs = await ch.query({
+    query: `SELECT sum(trades) AS n, toUnixTimestamp64Milli(max(last_ingested_at)) AS at FROM ${tables[source.table]}
+            WHERE org_id = {orgId:String} AND window_start >= {from:DateTime64(3)} AND window_start < {to:DateTime64(3)} ${marketFilter}`,
+    query_params: { orgId: q.orgId, from: q.from.getTime() / 1000, to: q.to.getTime() / 1000, markets: q.markets },
+    format: 'JSONEachRow',
+    clickhouse_settings: { log_comment: `windowsFingerprint:${q.interval}` },
+  });
+  const [row] = await rs.json<{ n: string; at: string }>();
+  return `${row?.n ?? 0}:${row?.at ?? 0}`;
+}
+
 /** VWAP digits after the point; the division is exact in ClickHouse, then rounded half away from zero. */
 export const VWAP_SCALE = 12;
 

@@ -59,19 +59,33 @@ interface Entry<T> {
   seq: number;
   createdAt: number;
   settled: boolean;
-  refreshing: boolean;
+  /** What the source said about the covered data when this result was loaded. */
+  fingerprint?: string;
+  /** An in-flight check or reload started for this entry, shared by concurrent requests. */
+  renewing?: Promise<void>;
+}
+
+export interface CacheLoad<T> {
+  load: () => Promise<T>;
+  /**
+   * A cheap question to the source whose answer changes whenever the covered data does (for
+   * windows: row count and latest ingestion time). With it, an aged result is revalidated
+   * rather than recomputed, and a writer this process does not see is still noticed.
+   */
+  fingerprint?: () => Promise<string>;
 }
 
 /**
  * Coalesces identical concurrent queries into one and reuses a result until the data it covers
- * changes or it is `ttlMs` old, whichever comes first. A result past half its age is refreshed
- * in the background while it is still served, so polled queries rarely wait for ClickHouse.
- * Failures are never cached.
+ * changes or for at most `ttlMs` without being checked against the source. Past half that age
+ * the check (or a reload) runs in the background while the result is still served, so polled
+ * queries rarely wait for ClickHouse. Failures are never cached.
  */
 export class QueryCache {
   private readonly entries = new Map<string, Entry<unknown>>();
   hits = 0;
   misses = 0;
+  revalidated = 0;
 
   constructor(
     private readonly changes: DataChanges,
@@ -80,45 +94,68 @@ export class QueryCache {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  get<T>(scope: CacheScope, key: string, load: () => Promise<T>): Promise<T> {
+  async get<T>(scope: CacheScope, key: string, how: CacheLoad<T>): Promise<T> {
     const fullKey = `${scope.orgId}\u0000${key}`;
     const found = this.entries.get(fullKey) as Entry<T> | undefined;
-    const age = found ? this.now() - found.createdAt : Infinity;
-    if (found && age < this.ttlMs && !this.changes.changedSince(scope, found.seq)) {
+    if (!found || this.ttlMs <= 0 || this.changes.changedSince(scope, found.seq)) return this.miss(fullKey, how);
+    const age = this.now() - found.createdAt;
+    if (age < this.ttlMs / 2 || !found.settled) {
       this.hits++;
-      if (found.settled && !found.refreshing && age >= this.ttlMs / 2) {
-        found.refreshing = true;
-        this.start(fullKey, load, true).promise.catch(() => {
-          found.refreshing = false;
-        });
-      }
       return found.promise;
     }
-    this.misses++;
-    return this.start(fullKey, load, false).promise;
+    found.renewing ??= this.renew(fullKey, found, how).finally(() => {
+      found.renewing = undefined;
+    });
+    if (age < this.ttlMs) {
+      this.hits++;
+      return found.promise;
+    }
+    await found.renewing.catch(() => undefined);
+    const current = this.entries.get(fullKey) as Entry<T> | undefined;
+    if (current && current !== found && !this.changes.changedSince(scope, current.seq)) return current.promise;
+    if (current === found && this.now() - found.createdAt < this.ttlMs) return found.promise;
+    return this.miss(fullKey, how);
   }
 
-  /** A background refresh replaces the served entry only once it has succeeded; a miss at once. */
-  private start<T>(fullKey: string, load: () => Promise<T>, background: boolean): Entry<T> {
-    const seq = this.changes.seq;
-    const createdAt = this.now();
-    const promise = load();
-    const entry: Entry<T> = { promise, seq, createdAt, settled: false, refreshing: false };
-    if (this.ttlMs <= 0) return entry;
-    if (!background) {
+  /** Checks an aged entry against the source: unchanged data renews it, changed data reloads it. */
+  private async renew<T>(fullKey: string, entry: Entry<T>, how: CacheLoad<T>): Promise<void> {
+    const checkedAt = this.now();
+    if (how.fingerprint && entry.fingerprint !== undefined) {
+      const seq = this.changes.seq;
+      if ((await how.fingerprint()) === entry.fingerprint) {
+        this.revalidated++;
+        entry.createdAt = checkedAt;
+        entry.seq = Math.max(entry.seq, seq);
+        return;
+      }
+    }
+    const fresh = this.start(how);
+    await fresh.promise;
+    if (this.entries.get(fullKey) === entry) this.entries.set(fullKey, fresh);
+  }
+
+  private miss<T>(fullKey: string, how: CacheLoad<T>): Promise<T> {
+    this.misses++;
+    const entry = this.start(how);
+    if (this.ttlMs > 0) {
       if (this.entries.size >= this.maxEntries) this.evictOldest();
       this.entries.set(fullKey, entry);
-    }
-    promise.then(
-      () => {
-        entry.settled = true;
-        const current = this.entries.get(fullKey);
-        if (current !== entry && (!current || current.createdAt <= createdAt)) this.entries.set(fullKey, entry);
-      },
-      () => {
+      entry.promise.catch(() => {
         if (this.entries.get(fullKey) === entry) this.entries.delete(fullKey);
-      },
-    );
+      });
+    }
+    return entry.promise;
+  }
+
+  private start<T>(how: CacheLoad<T>): Entry<T> {
+    const entry: Entry<T> = { promise: Promise.resolve() as Promise<T>, seq: this.changes.seq, createdAt: this.now(), settled: false };
+    entry.promise = (async () => {
+      // The fingerprint is read before the data, so a change in between is seen at the next check.
+      if (how.fingerprint) entry.fingerprint = await how.fingerprint();
+      const value = await how.load();
+      entry.settled = true;
+      return value;
+    })();
     return entry;
   }
 

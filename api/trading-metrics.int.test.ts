@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { generateKeyPair, SignJWT, exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { auditEntries } from '../aggregators/audit.queries.ts';
@@ -237,6 +238,21 @@ describe('GET /orgs/{orgId}/analytics/metrics/trading', () => {
     it('answers an unknown route with a JSON 404', async () => {
       await expectError(await get('/nope'), 404, 'NOT_FOUND');
     });
+  });
+
+  it('serves a gzip body to clients that accept it, with the same JSON inside', async () => {
+    const org = uniq('orgZ');
+    const rows = Array.from({ length: 40 }, (_, i) => trade(org, String(i + 1), '100.5', '2', `2024-08-08 23:${String(10 + i).padStart(2, '0')}:00.000`));
+    await insertTrades(ch.client, tables, rows, uniq('tok'));
+    const bearer = await token({ orgId: org });
+    const url = path(org, 'from=2024-08-08T23:00:00Z&to=2024-08-09T00:00:00Z&interval=1m');
+    const plain = await get(url, bearer);
+    const zipped = await get(url, bearer, { 'Accept-Encoding': 'gzip, deflate' });
+    expect(zipped.headers.get('content-encoding')).toBe('gzip');
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    const inflated = gunzipSync(Buffer.from(await zipped.arrayBuffer())).toString('utf8');
+    expect(JSON.parse(inflated)).toEqual(await plain.json());
+    expect(JSON.parse(inflated).data).toHaveLength(40);
   });
 
   it('paginates with a stable opaque cursor', async () => {

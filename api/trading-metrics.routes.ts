@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { INTERVALS, INTERVAL_MS, tradingWindows, type Interval, type TradingWindow } from '../aggregators/windows.queries.ts';
+import { INTERVALS, INTERVAL_MS, tradingWindows, windowsFingerprint, type Interval, type TradingWindow } from '../aggregators/windows.queries.ts';
 import type { Tables } from '../aggregators/tables.ts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AppEnv } from './context.ts';
@@ -138,6 +140,21 @@ function toJson(w: TradingWindow) {
   };
 }
 
+const gzipAsync = promisify(gzip);
+/** Smaller bodies are not worth compressing. */
+const GZIP_MIN_BYTES = 2_048;
+
+/** A response body as cached: the JSON, and its gzip made at most once, on first demand. */
+interface CachedBody {
+  json: string;
+  gzipped(): Promise<Buffer>;
+}
+
+function cachedBody(json: string): CachedBody {
+  let zipped: Promise<Buffer> | undefined;
+  return { json, gzipped: () => (zipped ??= gzipAsync(json, { level: 5 })) };
+}
+
 export interface TradingMetricsDeps {
   /** A client per query, so concurrent requests spread over connections. */
   pickClient: () => ClickHouseClient;
@@ -159,7 +176,9 @@ export function tradingMetricsRoutes(deps: TradingMetricsDeps) {
     const after = q.cursor ? decodeCursor(q.cursor, fingerprint) : undefined;
     const key = JSON.stringify([q.interval, range.from.getTime(), range.to.getTime(), q.markets, q.limit, q.cursor ?? '']);
     const scope = { orgId, markets: q.markets, fromMs: range.from.getTime(), toMs: range.to.getTime() };
-    const body = await deps.cache.get(scope, key, async () => {
+    const covered = { orgId, interval: q.interval, from: range.from, to: range.to, markets: q.markets };
+    const revalidate = () => windowsFingerprint(deps.pickClient(), deps.tables, covered);
+    const load = async () => {
       const rows = await tradingWindows(deps.pickClient(), deps.tables, {
         orgId,
         interval: q.interval,
@@ -174,14 +193,19 @@ export function tradingMetricsRoutes(deps: TradingMetricsDeps) {
       const nextCursor =
         rows.length > q.limit && last ? encodeCursor({ b: last.timestamp.getTime(), m: last.market, q: fingerprint }) : null;
       const watermark = page.reduce((m, w) => Math.max(m, w.lastIngestedAt.getTime()), 0);
-      return JSON.stringify({
+      return cachedBody(JSON.stringify({
         orgId,
         interval: q.interval,
         range: { from: range.from.toISOString().replace('.000Z', 'Z'), to: range.to.toISOString().replace('.000Z', 'Z') },
         data: page.map(toJson),
         meta: { nextCursor, count: page.length, lastIngestedAt: watermark ? new Date(watermark).toISOString() : null },
-      });
-    });
-    return c.body(body, 200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'private, max-age=1' });
+      }));
+    };
+    const body = await deps.cache.get(scope, key, { load, fingerprint: revalidate });
+    const headers = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'private, max-age=1', Vary: 'Accept-Encoding' };
+    if (body.json.length >= GZIP_MIN_BYTES && /\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
+      return c.body(new Uint8Array(await body.gzipped()), 200, { ...headers, 'Content-Encoding': 'gzip' });
+    }
+    return c.body(body.json, 200, headers);
   });
 }
