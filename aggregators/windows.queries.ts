@@ -72,6 +72,8 @@ const Row = z.object({
   first_ms: z.coerce.number(),
   last_ms: z.coerce.number(),
   ingested_ms: z.coerce.number(),
+  fp_trades: z.coerce.string(),
+  fp_ingested_ms: z.coerce.string(),
 });
 
 /**
@@ -89,7 +91,7 @@ export async function windowsFingerprint(ch: ClickHouseClient, tables: Tables, q
     clickhouse_settings: { log_comment: `windowsFingerprint:${q.interval}` },
   });
   const [row] = await rs.json<{ n: string; at: string }>();
-  return `${row?.n ?? 0}:${row?.at ?? 0}`;
+  return Number(row?.n ?? 0) === 0 ? '0:0' : `${row!.n}:${row!.at}`;
 }
 
 /** VWAP digits after the point; the division is exact in ClickHouse, then rounded half away from zero. */
@@ -99,7 +101,7 @@ export const VWAP_SCALE = 12;
  * Windows of one org over a range, rolled up to `interval` from the materialized tables,
  * ordered by (timestamp, market) with keyset pagination. Values are query parameters only.
  */
-export async function tradingWindows(ch: ClickHouseClient, tables: Tables, q: WindowsQuery): Promise<TradingWindow[]> {
+export async function tradingWindows(ch: ClickHouseClient, tables: Tables, q: WindowsQuery): Promise<{ windows: TradingWindow[]; fingerprint: string | null }> {
   const source = SOURCES[q.interval];
   const marketFilter = q.markets.length > 0 ? 'AND market IN {markets:Array(String)}' : '';
   const afterFilter = q.after ? 'AND window_start >= {afterBucket:DateTime64(3)}' : '';
@@ -123,7 +125,10 @@ export async function tradingWindows(ch: ClickHouseClient, tables: Tables, q: Wi
       argMaxMerge(w.close_state) AS close,
       toUnixTimestamp64Milli(min(w.first_trade_at)) AS first_ms,
       toUnixTimestamp64Milli(max(w.last_trade_at)) AS last_ms,
-      toUnixTimestamp64Milli(max(w.last_ingested_at)) AS ingested_ms
+      toUnixTimestamp64Milli(max(w.last_ingested_at)) AS ingested_ms,
+      -- The covered range's fingerprint (see windowsFingerprint), read in the same snapshot.
+      sum(sum(w.trades)) OVER () AS fp_trades,
+      toUnixTimestamp64Milli(max(max(w.last_ingested_at)) OVER ()) AS fp_ingested_ms
     FROM ${tables[source.table]} AS w
     WHERE org_id = {orgId:String}
       AND window_start >= {from:DateTime64(3)} AND window_start < {to:DateTime64(3)}
@@ -147,9 +152,10 @@ export async function tradingWindows(ch: ClickHouseClient, tables: Tables, q: Wi
     },
     clickhouse_settings: { log_comment: `tradingWindows:${q.interval}` },
   });
-  const rows = await rs.json<unknown>();
-  return rows.map((raw) => {
-    const r = Row.parse(raw);
+  const rows = (await rs.json<unknown>()).map((raw) => Row.parse(raw));
+  // Without a cursor the query covers the whole range, so its fingerprint is the range's.
+  const fingerprint = q.after ? null : rows[0] ? `${rows[0].fp_trades}:${rows[0].fp_ingested_ms}` : '0:0';
+  const windows = rows.map((r) => {
     return {
       timestamp: new Date(r.bucket_ms),
       market: r.market,
@@ -170,4 +176,5 @@ export async function tradingWindows(ch: ClickHouseClient, tables: Tables, q: Wi
       lastIngestedAt: new Date(r.ingested_ms),
     };
   });
+  return { windows, fingerprint };
 }

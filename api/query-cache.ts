@@ -60,19 +60,21 @@ interface Entry<T> {
   createdAt: number;
   settled: boolean;
   /** What the source said about the covered data when this result was loaded. */
-  fingerprint?: string;
+  fingerprint?: string | null;
   /** An in-flight check or reload started for this entry, shared by concurrent requests. */
   renewing?: Promise<void>;
 }
 
 export interface CacheLoad<T> {
   load: () => Promise<T>;
+  /** The fingerprint a loaded value carries (read in the same snapshot as the value), if any. */
+  fingerprintOf?: (value: T) => string | null;
   /**
    * A cheap question to the source whose answer changes whenever the covered data does (for
    * windows: row count and latest ingestion time). With it, an aged result is revalidated
    * rather than recomputed, and a writer this process does not see is still noticed.
    */
-  fingerprint?: () => Promise<string>;
+  fingerprint?: () => Promise<string | null>;
 }
 
 /**
@@ -120,7 +122,7 @@ export class QueryCache {
   /** Checks an aged entry against the source: unchanged data renews it, changed data reloads it. */
   private async renew<T>(fullKey: string, entry: Entry<T>, how: CacheLoad<T>): Promise<void> {
     const checkedAt = this.now();
-    if (how.fingerprint && entry.fingerprint !== undefined) {
+    if (how.fingerprint && typeof entry.fingerprint === 'string') {
       const seq = this.changes.seq;
       if ((await how.fingerprint()) === entry.fingerprint) {
         this.revalidated++;
@@ -150,9 +152,8 @@ export class QueryCache {
   private start<T>(how: CacheLoad<T>): Entry<T> {
     const entry: Entry<T> = { promise: Promise.resolve() as Promise<T>, seq: this.changes.seq, createdAt: this.now(), settled: false };
     entry.promise = (async () => {
-      // The fingerprint is read before the data, so a change in between is seen at the next check.
-      if (how.fingerprint) entry.fingerprint = await how.fingerprint();
       const value = await how.load();
+      entry.fingerprint = how.fingerprintOf?.(value) ?? undefined;
       entry.settled = true;
       return value;
     })();

@@ -147,12 +147,13 @@ const GZIP_MIN_BYTES = 2_048;
 /** A response body as cached: the JSON, and its gzip made at most once, on first demand. */
 interface CachedBody {
   json: string;
+  fingerprint: string | null;
   gzipped(): Promise<Buffer>;
 }
 
-function cachedBody(json: string): CachedBody {
+function cachedBody(fingerprint: string | null, json: string): CachedBody {
   let zipped: Promise<Buffer> | undefined;
-  return { json, gzipped: () => (zipped ??= gzipAsync(json, { level: 5 })) };
+  return { json, fingerprint, gzipped: () => (zipped ??= gzipAsync(json, { level: 5 })) };
 }
 
 export interface TradingMetricsDeps {
@@ -179,7 +180,7 @@ export function tradingMetricsRoutes(deps: TradingMetricsDeps) {
     const covered = { orgId, interval: q.interval, from: range.from, to: range.to, markets: q.markets };
     const revalidate = () => windowsFingerprint(deps.pickClient(), deps.tables, covered);
     const load = async () => {
-      const rows = await tradingWindows(deps.pickClient(), deps.tables, {
+      const { windows: rows, fingerprint: dataFingerprint } = await tradingWindows(deps.pickClient(), deps.tables, {
         orgId,
         interval: q.interval,
         from: range.from,
@@ -193,7 +194,7 @@ export function tradingMetricsRoutes(deps: TradingMetricsDeps) {
       const nextCursor =
         rows.length > q.limit && last ? encodeCursor({ b: last.timestamp.getTime(), m: last.market, q: fingerprint }) : null;
       const watermark = page.reduce((m, w) => Math.max(m, w.lastIngestedAt.getTime()), 0);
-      return cachedBody(JSON.stringify({
+      return cachedBody(dataFingerprint, JSON.stringify({
         orgId,
         interval: q.interval,
         range: { from: range.from.toISOString().replace('.000Z', 'Z'), to: range.to.toISOString().replace('.000Z', 'Z') },
@@ -201,7 +202,7 @@ export function tradingMetricsRoutes(deps: TradingMetricsDeps) {
         meta: { nextCursor, count: page.length, lastIngestedAt: watermark ? new Date(watermark).toISOString() : null },
       }));
     };
-    const body = await deps.cache.get(scope, key, { load, fingerprint: revalidate });
+    const body = await deps.cache.get(scope, key, { load, fingerprint: revalidate, fingerprintOf: (b) => b.fingerprint });
     const headers = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'private, max-age=1', Vary: 'Accept-Encoding' };
     if (body.json.length >= GZIP_MIN_BYTES && /\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
       return c.body(new Uint8Array(await body.gzipped()), 200, { ...headers, 'Content-Encoding': 'gzip' });

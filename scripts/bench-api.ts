@@ -31,16 +31,19 @@ const DAYS = ['2013-10-07', '2013-10-08', '2013-10-09', '2013-10-10', '2013-10-1
 const nextDay = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 const q = (p: Record<string, string>) => `/orgs/${ORG}/analytics/metrics/trading?${new URLSearchParams(p)}`;
 
-/** The dashboard mix: 37 distinct queries a wall of widgets would poll. */
+/**
+ * The dashboard mix: 37 distinct queries a wall of widgets would poll: per market, the last hour
+ * of 1m windows at several moments of the session, the day in 5m windows, the week in 1h
+ * windows, 90 days in 1d windows; and the 90-day daily volume of all markets.
+ */
 function dashboardPaths(): string[] {
   const paths: string[] = [];
+  const hours = ['14:00', '15:00', '16:00', '17:00', '18:00', '19:00'];
   for (const m of MARKETS) {
-    for (const d of DAYS) {
-      paths.push(q({ from: d, to: nextDay(d), interval: '1m', markets: m, limit: '1440' }));
-      paths.push(q({ from: d, to: nextDay(d), interval: '5m', markets: m }));
-    }
-    paths.push(q({ from: '2013-08-01', to: '2013-10-30', interval: '1d', markets: m }));
+    for (const h of hours) paths.push(q({ from: `2013-10-08T${h}:00Z`, to: `2013-10-08T${String(Number(h.slice(0, 2)) + 1).padStart(2, '0')}:00:00Z`, interval: '1m', markets: m }));
+    for (const d of DAYS.slice(1, 4)) paths.push(q({ from: d, to: nextDay(d), interval: '5m', markets: m }));
     paths.push(q({ from: '2013-10-07', to: '2013-10-12', interval: '1h', markets: m }));
+    paths.push(q({ from: '2013-08-01', to: '2013-10-30', interval: '1d', markets: m }));
   }
   paths.push(q({ from: '2013-08-01', to: '2013-10-30', interval: '1d' }));
   return paths;
@@ -61,9 +64,16 @@ async function startService(env: Record<string, string>): Promise<{ child: Child
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => {
-      for (const line of b.toString().split('\n')) if (line.includes('"service started"')) resolve(Number(JSON.parse(line).port));
-    });
+    const onData = (b: Buffer) => {
+      for (const line of b.toString().split('\n')) {
+        if (!line.includes('"service started"')) continue;
+        // From here on the request log is drained unread, as a log shipper would.
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve(Number(JSON.parse(line).port));
+      }
+    };
+    child.stdout!.on('data', onData);
     child.on('exit', (c) => reject(new Error(`service exited ${c}`)));
   });
   return { child, base: `http://127.0.0.1:${port}` };
@@ -143,6 +153,7 @@ async function main() {
     const figures = new Map<string, Figures[]>();
     for (let run = 1; run <= runs; run++) {
       for (const [name, pathFor] of scenarios) {
+        await new Promise((r) => setTimeout(r, 3_000)); // let the previous scenario's backlog drain
         const f = await load(svc.base, bearer, pathFor, connections, seconds);
         figures.set(name, [...(figures.get(name) ?? []), f]);
         say(`run ${run} ${name}: p50 ${f.p50} ms, p99 ${f.p99} ms, ${Math.round(f.rps)} req/s, non-2xx ${f.non2xx}`);
