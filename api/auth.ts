@@ -6,6 +6,7 @@ import { AppError } from './errors.ts';
 
 const ClaimsSchema = z.object({
   sub: z.string().min(1).max(256),
+  exp: z.number(),
   orgId: z.string().min(1).max(128),
   scope: z.string().max(2048).default(''),
   roles: z.union([z.array(z.string().max(128)).max(64), z.string().max(2048)]).default([]),
@@ -37,7 +38,17 @@ export function createTokenVerifier(
     throw new Error('no JWT key configured: set JWT_SECRET or JWT_JWKS_URL');
   }
 
+  // Verified tokens are remembered until they expire: dashboards send the same token with every
+  // poll, and signature checks would otherwise queue on the thread pool behind ClickHouse work.
+  const verified = new Map<string, { principal: Principal; expMs: number }>();
+  const VERIFIED_MAX = 10_000;
+
   return async (token) => {
+    const known = verified.get(token);
+    if (known) {
+      if (known.expMs > Date.now()) return known.principal;
+      verified.delete(token);
+    }
     let payload: unknown;
     try {
       payload = await verify(token);
@@ -47,12 +58,15 @@ export function createTokenVerifier(
     const claims = ClaimsSchema.safeParse(payload);
     if (!claims.success) throw new AppError('UNAUTHORIZED', 'token lacks the sub or orgId claim');
     const roles = Array.isArray(claims.data.roles) ? claims.data.roles : claims.data.roles.split(/[\s,]+/);
-    return {
+    const principal: Principal = {
       subject: claims.data.sub,
       orgId: claims.data.orgId,
       scopes: new Set(claims.data.scope.split(/\s+/).filter(Boolean)),
       roles: new Set(roles.filter(Boolean)),
     };
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+    verified.set(token, { principal, expMs: claims.data.exp * 1000 });
+    return principal;
   };
 }
 

@@ -17,7 +17,12 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 
-export const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+/** The middle value; the mean of the two middle values for an even count. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
 
 /** Replaces the section between `<!-- name:start -->` and `<!-- name:end -->`, or appends it. */
 export function writeSection(name: string, markdown: string): void {
