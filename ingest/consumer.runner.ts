@@ -77,6 +77,10 @@ export async function runConsumer<Row>(deps: {
     spec.onGroupJoin?.();
   });
 
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed; kafkajs restarts it and the ledger makes the replay a no-op');
+  });
+
   const handleBatch = async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) => {
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
     const known = (ledger ??= await spec.loadLedger());
