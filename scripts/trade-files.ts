@@ -5,13 +5,21 @@ import zlib from 'node:zlib';
 import type { TradeExecutedInput } from '../schemas/trade-executed.ts';
 import { REPO_ROOT } from '../infra/config.ts';
 
-/** Where the real market data lives (see `shared/data/SOURCES.md`). */
-export const DATA_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'data');
+/** Where the real market data lives (see `shared/data/SOURCES.md`): `../shared/data` beside the clone, or TRADE_DATA_DIR. */
+export const DATA_DIR = process.env.TRADE_DATA_DIR ?? path.resolve(REPO_ROOT, '..', 'shared', 'data');
 export const BINANCE_FILE = path.join(DATA_DIR, 'binance_trades_hftbacktest.csv.gz');
 export const LEAN_FILE = path.join(DATA_DIR, 'lean_equity_trade_ticks_AIG_BAC_IBM_2013-10-07_to_11.csv.gz');
 
+/** Fails with a message that says where the data was looked for and how to point elsewhere. */
+export function assertDataFile(file: string): void {
+  if (!fs.existsSync(file)) {
+    throw new Error(`trade data not found: ${file} (the real data files live in ../shared/data beside the repository; set TRADE_DATA_DIR to the folder that holds them)`);
+  }
+}
+
 /** Rows of a gzip CSV file with a header, as objects keyed by column name. */
 export async function* csvRows(file: string): AsyncGenerator<Record<string, string>> {
+  assertDataFile(file);
   const lines = readline.createInterface({ input: fs.createReadStream(file).pipe(zlib.createGunzip()), crlfDelay: Infinity });
   let header: string[] | null = null;
   for await (const line of lines) {
