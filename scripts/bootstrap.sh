@@ -31,7 +31,9 @@ fi
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   say "installing npm dependencies (first run downloads ~700 MB, mostly the embedded ClickHouse engine)..."
   started=$(date +%s)
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # Not `npm ci`: npm 11 refuses a lock file that lacks chdb's engines for other platforms
+  # (macOS, ARM), which this registry does not serve. `npm install` installs the locked versions.
+  npm install --no-audit --no-fund --loglevel=error >&2
   say "npm dependencies installed in $(( $(date +%s) - started )) s"
 else
   say "npm dependencies up to date"
