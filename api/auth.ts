@@ -1,14 +1,16 @@
 import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import type { Config } from '../infra/config.ts';
+import { ORG_ID_PATTERN } from '../schemas/trade-executed.ts';
 import type { Principal } from './context.ts';
 import { AppError } from './errors.ts';
 
 const ClaimsSchema = z.object({
   sub: z.string().min(1).max(256),
   exp: z.number(),
-  orgId: z.string().min(1).max(128),
-  scope: z.string().max(2048).default(''),
+  orgId: z.string().regex(ORG_ID_PATTERN),
+  // Space-separated (RFC 8693) or, as several identity providers issue it, an array.
+  scope: z.union([z.string().max(2048), z.array(z.string().max(128)).max(64)]).default(''),
   roles: z.union([z.array(z.string().max(128)).max(64), z.string().max(2048)]).default([]),
 });
 
@@ -56,12 +58,15 @@ export function createTokenVerifier(
       throw new AppError('UNAUTHORIZED', describeJoseError(err));
     }
     const claims = ClaimsSchema.safeParse(payload);
-    if (!claims.success) throw new AppError('UNAUTHORIZED', 'token lacks the sub or orgId claim');
+    if (!claims.success) {
+      const claim = String(claims.error.issues[0]?.path[0] ?? 'claims');
+      throw new AppError('UNAUTHORIZED', `token claim "${claim}" is missing or malformed`);
+    }
     const roles = Array.isArray(claims.data.roles) ? claims.data.roles : claims.data.roles.split(/[\s,]+/);
     const principal: Principal = {
       subject: claims.data.sub,
       orgId: claims.data.orgId,
-      scopes: new Set(claims.data.scope.split(/\s+/).filter(Boolean)),
+      scopes: new Set((Array.isArray(claims.data.scope) ? claims.data.scope : claims.data.scope.split(/\s+/)).filter(Boolean)),
       roles: new Set(roles.filter(Boolean)),
     };
     if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);

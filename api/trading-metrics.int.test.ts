@@ -156,6 +156,19 @@ describe('GET /orgs/{orgId}/analytics/metrics/trading', () => {
         .sign(privateKey);
       await expectError(await get(path(orgA), rs), 401, 'UNAUTHORIZED');
     });
+    it('accepts scopes given as an array, as some identity providers issue them', async () => {
+      const arrayScope = await new SignJWT({ orgId: orgA, scope: ['analytics:read'] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('usr_x')
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(TEST_SECRET));
+      expect((await get(path(orgA), arrayScope)).status).toBe(200);
+    });
+    it('refuses a token whose orgId is not an org id', async () => {
+      await expectError(await get(path("ORG1' OR 1=1--"), await token({ orgId: "ORG1' OR 1=1--" })), 401, 'UNAUTHORIZED');
+    });
     it('refuses a token without an orgId claim', async () => {
       const noOrg = await new SignJWT({ scope: 'analytics:read' })
         .setProtectedHeader({ alg: 'HS256' })
@@ -231,6 +244,10 @@ describe('GET /orgs/{orgId}/analytics/metrics/trading', () => {
       ['a market with SQL in it', "from=2024-08-08&to=2024-08-09&markets=BTC-USD'%20OR%201=1--", 'VALIDATION_ERROR'],
       ['an unknown parameter', 'from=2024-08-08&to=2024-08-09&orgId=other', 'VALIDATION_ERROR'],
       ['a garbage cursor', 'from=2024-08-08&to=2024-08-09&cursor=%%%', 'VALIDATION_ERROR'],
+      ['a repeated parameter', 'from=2024-08-08&to=2024-08-09&interval=1h&interval=1m', 'VALIDATION_ERROR'],
+      ['a lower-case market', 'from=2024-08-08&to=2024-08-09&markets=btc-usdt', 'VALIDATION_ERROR'],
+      ['a limit in exponent notation', 'from=2024-08-08&to=2024-08-09&limit=1e3', 'VALIDATION_ERROR'],
+      ['an empty limit', 'from=2024-08-08&to=2024-08-09&limit=', 'VALIDATION_ERROR'],
     ])('answers %s with its error code', async (_label, qs, code) => {
       await expectError(await get(path(orgA, qs), await token({ orgId: orgA })), 400, code);
     });
@@ -273,6 +290,14 @@ describe('GET /orgs/{orgId}/analytics/metrics/trading', () => {
       if (pages === 1) await insertTrades(ch.client, tables, [trade(org, '99', '100.5', '1', '2024-08-08 23:50:30.000')], uniq('tok'));
     } while (cursor);
     expect(pages).toBe(3);
+
+    // A cursor rewritten to point outside its range (or off a bucket boundary) is refused, not a 500.
+    const first = (await (await get(path(org, 'from=2024-08-08T23:00:00Z&to=2024-08-09T00:00:00Z&interval=1m&limit=2'), bearer)).json()) as { meta: { nextCursor: string } };
+    const payload = JSON.parse(Buffer.from(first.meta.nextCursor, 'base64url').toString('utf8')) as { b: number };
+    for (const b of [1, payload.b + 1, 8_640_000_000_000_001]) {
+      const forged = Buffer.from(JSON.stringify({ ...payload, b })).toString('base64url');
+      await expectError(await get(path(org, `from=2024-08-08T23:00:00Z&to=2024-08-09T00:00:00Z&interval=1m&limit=2&cursor=${forged}`), bearer), 400, 'VALIDATION_ERROR');
+    }
     expect(seen).toEqual(['2024-08-08T23:50:00Z', '2024-08-08T23:51:00Z', '2024-08-08T23:52:00Z', '2024-08-08T23:53:00Z', '2024-08-08T23:54:00Z']);
   });
 });

@@ -7,6 +7,7 @@ import { INTERVALS, INTERVAL_MS, tradingWindows, windowsFingerprint, type Interv
 import type { Tables } from '../aggregators/tables.ts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AppEnv } from './context.ts';
+import { MARKET_PATTERN } from '../schemas/trade-executed.ts';
 import { AppError } from './errors.ts';
 import type { QueryCache } from './query-cache.ts';
 import { validateQuery } from './validate.ts';
@@ -37,13 +38,14 @@ const instant = z
     if (v === undefined) return undefined;
     const d = parseInstant(v);
     if (!d) {
-      ctx.addIssue({ code: 'custom', message: `"${v.slice(0, 40)}" is not an ISO date or date-time`, params: { code: 'INVALID_DATE_RANGE' } });
+      const hint = v.includes(' ') ? ' (a "+" in a query string must be sent as %2B)' : '';
+      ctx.addIssue({ code: 'custom', message: `"${v.slice(0, 40)}" is not an ISO date or date-time${hint}`, params: { code: 'INVALID_DATE_RANGE' } });
       return z.NEVER;
     }
     return d;
   });
 
-const MARKET = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const MARKET = MARKET_PATTERN;
 
 export function metricsQuerySchema(limitMax: number) {
   return z
@@ -55,8 +57,13 @@ export function metricsQuerySchema(limitMax: number) {
         .string()
         .optional()
         .transform((v) => (v ? [...new Set(v.split(',').map((m) => m.trim()).filter(Boolean))] : []))
-        .pipe(z.array(z.string().regex(MARKET, 'market names are letters, digits, ".", "_" or "-"')).max(50, 'at most 50 markets')),
-      limit: z.coerce.number().int().min(1).max(limitMax).default(DEFAULT_LIMIT),
+        .pipe(z.array(z.string().regex(MARKET, 'markets look like BTC-USDT or BTC-USDT-PERP, in capitals')).max(50, 'at most 50 markets')),
+      limit: z
+        .string()
+        .regex(/^[1-9]\d{0,5}$/, `limit must be a whole number from 1 to ${limitMax}`)
+        .transform(Number)
+        .pipe(z.number().max(limitMax, `limit must be a whole number from 1 to ${limitMax}`))
+        .default(DEFAULT_LIMIT),
       cursor: z.string().max(512).optional(),
     })
     .strict();
@@ -106,7 +113,8 @@ export function encodeCursor(p: CursorPayload): string {
   return Buffer.from(JSON.stringify(p)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string, fingerprint: string): { bucket: Date; market: string } {
+/** Decodes a cursor; it must belong to this query and point inside its range, on a bucket boundary. */
+export function decodeCursor(cursor: string, fingerprint: string, range?: ResolvedRange, interval?: Interval): { bucket: Date; market: string } {
   let p: unknown;
   try {
     p = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -116,7 +124,11 @@ export function decodeCursor(cursor: string, fingerprint: string): { bucket: Dat
   const parsed = z.object({ b: z.number().int(), m: z.string().regex(MARKET), q: z.string() }).safeParse(p);
   if (!parsed.success) throw new AppError('VALIDATION_ERROR', 'cursor is not valid');
   if (parsed.data.q !== fingerprint) throw new AppError('VALIDATION_ERROR', 'cursor belongs to a different query');
-  return { bucket: new Date(parsed.data.b), market: parsed.data.m };
+  const b = parsed.data.b;
+  if (range && interval && (b < range.from.getTime() || b >= range.to.getTime() || b % INTERVAL_MS[interval] !== 0)) {
+    throw new AppError('VALIDATION_ERROR', 'cursor is not valid');
+  }
+  return { bucket: new Date(b), market: parsed.data.m };
 }
 
 function toJson(w: TradingWindow) {
@@ -174,7 +186,7 @@ export function tradingMetricsRoutes(deps: TradingMetricsDeps) {
     const orgId = c.get('orgId');
     const range = resolveRange(q.interval, q.from, q.to, now());
     const fingerprint = queryFingerprint(orgId, q.interval, range, q.markets);
-    const after = q.cursor ? decodeCursor(q.cursor, fingerprint) : undefined;
+    const after = q.cursor ? decodeCursor(q.cursor, fingerprint, range, q.interval) : undefined;
     const key = JSON.stringify([q.interval, range.from.getTime(), range.to.getTime(), q.markets, q.limit, q.cursor ?? '']);
     const scope = { orgId, markets: q.markets, fromMs: range.from.getTime(), toMs: range.to.getTime() };
     const covered = { orgId, interval: q.interval, from: range.from, to: range.to, markets: q.markets };

@@ -4,6 +4,8 @@ import { AppError } from './errors.ts';
 
 /** Parses the query string with a zod schema; any failure is a `VALIDATION_ERROR` naming the fields. */
 export function validateQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+  const repeated = Object.entries(c.req.queries()).find(([, values]) => values.length > 1);
+  if (repeated) throw new AppError('VALIDATION_ERROR', `query parameter "${repeated[0].slice(0, 40)}" is given more than once`);
   const result = schema.safeParse(c.req.query());
   if (!result.success) throw fromZodError(result.error);
   return result.data;

@@ -33,6 +33,8 @@ describe('TradeExecuted v1 validator', () => {
     ['a non-numeric price', { price: 'abc' }, 'price'],
     ['a price as a JSON number', { price: 61837.63 }, 'price'],
     ['a price with 13 decimals', { price: '1.0000000000001' }, 'price'],
+    ['a quantity with 16 integer digits', { quantity: '1000000000000000' }, 'quantity'],
+    ['an orgId with a quote', { orgId: "ORG1' OR 1=1--" }, 'orgId'],
     ['an unknown side', { side: 'HOLD' }, 'side'],
     ['a lower-case side', { side: 'buy' }, 'side'],
     ['an unparseable timestamp', { executedAt: 'yesterday' }, 'executedAt'],
