@@ -91,9 +91,20 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     logger.info('reports role: no report job types are defined yet; the worker arrives with the reports issue');
   }
 
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
-  });
+  let server: ServerType;
+  try {
+    server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
+      s.once('error', (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'EADDRINUSE' ? new Error(`port ${config.PORT} on ${config.HOST} is already in use: set PORT to a free one`) : err),
+      );
+    });
+  } catch (err) {
+    await consumer?.stop().catch(() => undefined);
+    await audit?.close().catch(() => undefined);
+    await ch.close().catch(() => undefined);
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   logger.info({ role: config.ROLE, port, host: config.HOST }, 'service started');
 

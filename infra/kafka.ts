@@ -6,6 +6,8 @@ export type { Kafka };
 
 /** Warnings kafkajs prints for settings chosen on purpose (bounded retries, the v2 partitioner). */
 const KNOWN_NOISE = ['Limiting retries for the idempotent producer', 'KafkaJS v2.0.0 switched default partitioner'];
+/** Errors kafkajs logs while a fresh broker elects its group coordinator; it retries them itself. */
+const TRANSIENT_STARTUP = /coordinator is loading|coordinator is not available|not the correct coordinator|leader is not available/i;
 
 /** kafkajs log levels mapped onto pino's, so broker chatter lands in the same JSON log. */
 function kafkaLogCreator(logger: Logger) {
@@ -13,7 +15,8 @@ function kafkaLogCreator(logger: Logger) {
   return () =>
     ({ level, log: entry }: LogEntry) => {
       const { message, ...rest } = entry;
-      if (level === logLevel.ERROR) log.error(rest, message);
+      if (level === logLevel.ERROR && TRANSIENT_STARTUP.test(`${message} ${String(rest.error ?? '')}`)) log.debug(rest, message);
+      else if (level === logLevel.ERROR) log.error(rest, message);
       else if (level === logLevel.WARN && !KNOWN_NOISE.some((n) => message.startsWith(n))) log.warn(rest, message);
       else if (level === logLevel.INFO) log.debug(rest, message);
       else log.trace(rest, message);

@@ -123,6 +123,7 @@ export async function runConsumer<Row>(deps: {
           key: message.key,
           value: message.value,
           headers: {
+            ...message.headers,
             'dlq-reason': reason,
             'dlq-topic': spec.topic,
             'dlq-partition': String(partition),

@@ -16,7 +16,7 @@ import { localStackStatus, upLocalStack, downLocalStack } from '../infra/local/s
 import { createSchemaRegistry } from '../infra/schema-registry.ts';
 import { startService } from '../main.ts';
 import { mintToken } from './dev-token.ts';
-import { BINANCE_FILE, tradeEvents } from './trade-files.ts';
+import { assertDataFile, BINANCE_FILE, tradeEvents } from './trade-files.ts';
 import { publishTrades } from './trade-publisher.ts';
 
 const say = (m: string) => process.stderr.write(`\x1b[1m[demo]\x1b[0m ${m}\n`);
@@ -40,21 +40,35 @@ function devSecret(): string {
 async function main() {
   const { values } = parseArgs({ options: { exit: { type: 'boolean', default: false } } });
   const t0 = performance.now();
-  const secs = (from: number) => `${((performance.now() - from) / 1000).toFixed(1)} s`;
 
+  assertDataFile(BINANCE_FILE); // fail before starting anything
   let stackStartedHere = false;
   let env: NodeJS.ProcessEnv = { ...process.env, JWT_SECRET: devSecret(), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
-  if (!process.env.KAFKA_BROKERS || !process.env.SCHEMA_REGISTRY_URL) {
-    const before = await localStackStatus({});
-    stackStartedHere = !(before.kafka?.answering && before.registry?.answering);
-    say('starting the local Kafka and schema registry (native processes; first run downloads them from Maven Central)...');
-    const stack = await upLocalStack({ log: say });
-    env = { ...env, KAFKA_BROKERS: stack.kafkaBrokers, SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl };
+  // From here on, anything that fails stops what this demo started before it exits.
+  const cleanup: (() => Promise<void>)[] = [];
+  try {
+    if (!process.env.KAFKA_BROKERS || !process.env.SCHEMA_REGISTRY_URL) {
+      const before = await localStackStatus({});
+      stackStartedHere = !(before.kafka?.answering && before.registry?.answering);
+      if (stackStartedHere) cleanup.push(() => downLocalStack({ log: say }));
+      say('starting the local Kafka and schema registry (native processes; first run downloads them from Maven Central)...');
+      const stack = await upLocalStack({ log: say });
+      env = { ...env, KAFKA_BROKERS: stack.kafkaBrokers, SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl };
+    }
+    await runDemo(env, values.exit, t0, stackStartedHere, cleanup);
+  } catch (err) {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    throw err;
   }
+}
+
+async function runDemo(env: NodeJS.ProcessEnv, exitAfter: boolean, t0: number, stackStartedHere: boolean, cleanup: (() => Promise<void>)[]) {
+  const secs = (from: number) => `${((performance.now() - from) / 1000).toFixed(1)} s`;
   const config = loadConfig(env);
   const logger = createLogger(config);
   say(`starting the service (role ${config.ROLE}, ClickHouse ${config.CLICKHOUSE_URL ? config.CLICKHOUSE_URL : `embedded in ${config.DATA_DIR}`})...`);
   const service = await startService(config, logger);
+  cleanup.push(() => service.stop());
   const base = `http://${config.HOST}:${service.port}`;
   const ready = await (await fetch(`${base}/readyz`)).json();
   say(`service up at ${base}; /readyz: ${JSON.stringify(ready)}`);
@@ -117,7 +131,8 @@ async function main() {
       say('leaving the local Kafka and schema registry running (npm run infra:down stops them)');
     }
   };
-  if (values.exit) {
+  cleanup.length = 0; // from here on, stop() below owns the shutdown
+  if (exitAfter) {
     await stop();
     return;
   }

@@ -36,6 +36,8 @@ async function main() {
       ttl: { type: 'string', default: '86400' },
     },
   });
+  const ttl = Number(values.ttl);
+  if (!Number.isInteger(ttl)) throw new Error('--ttl must be a whole number of seconds (a negative one as --ttl=-10)');
   const secret = process.env.JWT_SECRET;
   if (!secret) throw new Error('JWT_SECRET is not set (the demo writes one to .local/dev.env)');
   const token = await mintToken(secret, {
@@ -43,7 +45,7 @@ async function main() {
     sub: values.sub,
     scope: values.scope,
     roles: values.roles.split(',').filter(Boolean),
-    ttlSeconds: Number(values.ttl),
+    ttlSeconds: ttl,
     issuer: process.env.JWT_ISSUER ?? 'https://auth.exchange.local',
     audience: process.env.JWT_AUDIENCE ?? 'analytics-reports',
   });
