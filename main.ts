@@ -69,7 +69,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   }
 
   let audit: AuditSink | undefined;
-  let app: Hono;
+  let app: { fetch: Hono['fetch'] };
   if (runs('api')) {
     audit = createAuditSink({ ch: ch.client, tables, logger });
     app = createApp({
@@ -83,7 +83,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       readiness,
       isShuttingDown: () => shuttingDown,
       metricsLimitMax: config.METRICS_LIMIT_MAX,
-    }) as unknown as Hono;
+    });
   } else {
     app = new Hono().route('/', healthRoutes(readiness, () => shuttingDown));
   }

@@ -74,6 +74,11 @@ const path = (org: string, qs = 'from=2024-08-08&to=2024-08-10&interval=1h') => 
 const get = (url: string, bearer?: string, headers: Record<string, string> = {}) =>
   app.request(url, { headers: { ...(bearer ? { Authorization: `Bearer ${bearer}` } : {}), ...headers } });
 
+/** A token built by hand, for claims and keys the regular helper would not produce. */
+function handToken(claims: Record<string, unknown>, key: Parameters<SignJWT['sign']>[0] = new TextEncoder().encode(TEST_SECRET), alg = 'HS256') {
+  return new SignJWT(claims).setProtectedHeader({ alg }).setSubject('usr_x').setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('1h').sign(key);
+}
+
 async function expectError(res: Response, status: number, code: string) {
   expect(res.status).toBe(status);
   const body = (await res.json()) as { code: string; message: string };
@@ -130,13 +135,7 @@ describe('GET /orgs/{orgId}/analytics/metrics/trading', () => {
       await expectError(await get(path(orgA), await token({ orgId: orgA, audience: 'other-service' })), 401, 'UNAUTHORIZED');
     });
     it('refuses a token signed with another secret', async () => {
-      const forged = await new SignJWT({ orgId: orgA, scope: 'analytics:read' })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject('usr_x')
-        .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
-        .setExpirationTime('1h')
-        .sign(new TextEncoder().encode('another-secret-another-secret-another-secret'));
+      const forged = await handToken({ orgId: orgA, scope: 'analytics:read' }, new TextEncoder().encode('another-secret-another-secret-another-secret'));
       await expectError(await get(path(orgA), forged), 401, 'UNAUTHORIZED');
     });
     it('refuses alg: none', async () => {
@@ -147,36 +146,18 @@ describe('GET /orgs/{orgId}/analytics/metrics/trading', () => {
     it('refuses an RS256 token when the service expects HS256 (algorithm confusion)', async () => {
       const { privateKey, publicKey } = await generateKeyPair('RS256');
       expect(await exportJWK(publicKey)).toHaveProperty('n');
-      const rs = await new SignJWT({ orgId: orgA, scope: 'analytics:read' })
-        .setProtectedHeader({ alg: 'RS256' })
-        .setSubject('usr_x')
-        .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
-        .setExpirationTime('1h')
-        .sign(privateKey);
+      const rs = await handToken({ orgId: orgA, scope: 'analytics:read' }, privateKey, 'RS256');
       await expectError(await get(path(orgA), rs), 401, 'UNAUTHORIZED');
     });
     it('accepts scopes given as an array, as some identity providers issue them', async () => {
-      const arrayScope = await new SignJWT({ orgId: orgA, scope: ['analytics:read'] })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject('usr_x')
-        .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
-        .setExpirationTime('1h')
-        .sign(new TextEncoder().encode(TEST_SECRET));
+      const arrayScope = await handToken({ orgId: orgA, scope: ['analytics:read'] });
       expect((await get(path(orgA), arrayScope)).status).toBe(200);
     });
     it('refuses a token whose orgId is not an org id', async () => {
       await expectError(await get(path("ORG1' OR 1=1--"), await token({ orgId: "ORG1' OR 1=1--" })), 401, 'UNAUTHORIZED');
     });
     it('refuses a token without an orgId claim', async () => {
-      const noOrg = await new SignJWT({ scope: 'analytics:read' })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject('usr_x')
-        .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
-        .setExpirationTime('1h')
-        .sign(new TextEncoder().encode(TEST_SECRET));
+      const noOrg = await handToken({ scope: 'analytics:read' });
       await expectError(await get(path(orgA), noOrg), 401, 'UNAUTHORIZED');
     });
   });
