@@ -94,7 +94,14 @@ describe('trades consumer', () => {
     });
     await producer.disconnect();
 
-    await vi.waitFor(async () => expect(await storedTrades()).toBe(3), { timeout: 30_000, interval: 200 });
+    // Rows are queryable as soon as they are inserted; the batch's dead letters and ledger follow.
+    await vi.waitFor(
+      async () => {
+        expect(await storedTrades()).toBe(3);
+        expect(consumer.stats.messages).toBe(poison.length + 4);
+      },
+      { timeout: 30_000, interval: 200 },
+    );
     expect(consumer.stats.deadLetters).toBe(poison.length);
     expect(consumer.stats.duplicates).toBe(1);
 
