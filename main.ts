@@ -35,6 +35,12 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const registry = createSchemaRegistry(config);
   let shuttingDown = false;
 
+  if (ch.mode === 'embedded' && config.ROLE !== 'all') {
+    logger.warn(
+      { role: config.ROLE, dataDir: config.DATA_DIR },
+      'embedded ClickHouse belongs to this process alone: roles split over processes share data only through a ClickHouse server (CLICKHOUSE_URL)',
+    );
+  }
   await migrate(ch.client, config.CLICKHOUSE_DATABASE, logger);
   logger.info({ mode: ch.mode, database: config.CLICKHOUSE_DATABASE }, 'clickhouse ready');
 
