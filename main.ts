@@ -91,7 +91,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       metricsLimitMax: config.METRICS_LIMIT_MAX,
     });
   } else {
-    app = new Hono().route('/', healthRoutes(readiness, () => shuttingDown));
+    const health = new Hono().route('/', healthRoutes(readiness, () => shuttingDown));
+    health.notFound((c) => c.json({ code: 'NOT_FOUND', message: `no such route: this process runs role ${config.ROLE}` }, 404));
+    app = health;
   }
   if (runs('reports')) {
     logger.info('reports role: no report job types are defined yet; the worker arrives with the reports issue');
@@ -169,7 +171,10 @@ async function main() {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((err: unknown) => {
-    process.stderr.write(`fatal: ${err instanceof Error ? err.stack : String(err)}\n`);
+    // The message is for a person; the stack only when asked for (LOG_LEVEL=debug or trace).
+    // eslint-disable-next-line no-restricted-properties -- the configuration itself may be what failed
+    const verbose = /^(debug|trace)$/.test(process.env.LOG_LEVEL ?? '');
+    process.stderr.write(`fatal: ${err instanceof Error ? (verbose ? err.stack : err.message) : String(err)}\n`);
     process.exit(1);
   });
 }

@@ -23,6 +23,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ ROLE: 'ingest' }).ROLE).toBe('ingest');
   });
 
+  it.each([' ', 'abc', '70000', '-1', '1.5'])('refuses PORT=%j', (port) => {
+    expect(() => loadConfig({ ROLE: 'ingest', PORT: port })).toThrow('PORT');
+  });
+
   it('splits KAFKA_BROKERS on commas', () => {
     expect(loadConfig({ ROLE: 'ingest', KAFKA_BROKERS: 'a:9092, b:9092' }).KAFKA_BROKERS).toEqual(['a:9092', 'b:9092']);
   });

@@ -16,10 +16,6 @@ const optionalUrl = z
   .transform((s) => (s && s.trim() !== '' ? s.trim() : undefined))
   .pipe(z.url().optional());
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
 /**
  * The whole configuration. Keys are the environment variable names so they can be grepped;
  * defaults run the embedded setup (chDB in-process, local Kafka and registry from `infra:up`).
@@ -27,7 +23,12 @@ const bool = z
 export const ConfigSchema = z
   .object({
     ROLE: z.enum(['all', 'ingest', 'api', 'reports']).default('all'),
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    PORT: z
+      .string()
+      .regex(/^\d{1,5}$/, 'PORT must be a port number (0 picks a free one)')
+      .transform(Number)
+      .pipe(z.number().max(65535, 'PORT must be at most 65535'))
+      .default(3000),
     HOST: z.string().default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATA_DIR: z.string().default(path.join(REPO_ROOT, '.local', 'data')),
@@ -54,7 +55,6 @@ export const ConfigSchema = z
     INGEST_PARTITIONS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
     QUERY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
     METRICS_LIMIT_MAX: z.coerce.number().int().min(1).max(100_000).default(10_000),
-    DEV_MODE: bool.default(false),
   })
   .superRefine((c, ctx) => {
     if (!c.JWT_SECRET && !c.JWT_JWKS_URL && (c.ROLE === 'all' || c.ROLE === 'api')) {

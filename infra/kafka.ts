@@ -42,7 +42,11 @@ export function createKafka(config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT
  */
 export async function ensureTopics(kafka: Kafka, topics: { topic: string; numPartitions: number }[], timeoutMs = 60_000): Promise<void> {
   const admin = kafka.admin();
-  await admin.connect();
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new Error(`Kafka is not reachable (${(err as Error).message}): start it with \`npm run infra:up\` or set KAFKA_BROKERS`);
+  }
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));

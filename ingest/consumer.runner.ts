@@ -37,6 +37,8 @@ export interface RunningConsumer {
   stop(): Promise<void>;
 }
 
+const STOP_TIMEOUT_MS = 8_000;
+
 export const dlqTopicOf = (topic: string) => `${topic}.dlq`;
 
 /**
@@ -71,6 +73,31 @@ export async function runConsumer<Row>(deps: {
   const producer: Producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   let ledger: Map<number, number> | null = null;
 
+  /**
+   * The ledger, trusted only where Kafka still knows the group's position. A topic deleted and
+   * created again (or a group reset) starts its offsets over; a ledger entry kept from before
+   * would then skip new messages. Without a committed offset the partition is consumed from
+   * its start, and event-id deduplication alone keeps every trade counted once.
+   */
+  const loadLedger = async (): Promise<Map<number, number>> => {
+    const recorded = await spec.loadLedger();
+    if (recorded.size === 0) return recorded;
+    const admin = deps.kafka.admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId: deps.groupId, topics: [spec.topic] });
+      for (const p of committed?.partitions ?? []) {
+        if (Number(p.offset) < 0 && recorded.has(p.partition)) {
+          log.warn({ partition: p.partition, ledgerOffset: recorded.get(p.partition) }, 'Kafka has no committed offset for this partition: ledger entry ignored, relying on event-id deduplication');
+          recorded.delete(p.partition);
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    return recorded;
+  };
+
   // Another member may have advanced a partition while we did not own it: reload after each join.
   consumer.on(consumer.events.GROUP_JOIN, () => {
     ledger = null;
@@ -83,9 +110,15 @@ export async function runConsumer<Row>(deps: {
 
   const handleBatch = async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) => {
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-    const known = (ledger ??= await spec.loadLedger());
+    const known = (ledger ??= await loadLedger());
     const partition = batch.partition;
-    const recorded = known.get(partition) ?? -1;
+    let recorded = known.get(partition) ?? -1;
+    if (recorded >= Number(batch.highWatermark)) {
+      // The log ends before what the ledger says was stored: the topic was recreated or truncated.
+      log.error({ partition, ledgerOffset: recorded, highWatermark: batch.highWatermark }, 'ledger is ahead of the topic: topic recreated? ledger entry ignored, relying on event-id deduplication');
+      known.delete(partition);
+      recorded = -1;
+    }
     const fresh = batch.messages.filter((m) => Number(m.offset) > recorded);
     stats.skippedReplayed += batch.messages.length - fresh.length;
     const lastOffset = Number(batch.lastOffset());
@@ -166,8 +199,14 @@ export async function runConsumer<Row>(deps: {
   return {
     stats,
     async stop() {
-      await consumer.disconnect();
-      await producer.disconnect();
+      // An unreachable broker must not hold the rest of the shutdown hostage.
+      const bounded = (p: Promise<void>, what: string) =>
+        Promise.race([p, new Promise<void>((resolve) => setTimeout(() => {
+          log.warn(`${what} did not finish within ${STOP_TIMEOUT_MS} ms; going on`);
+          resolve();
+        }, STOP_TIMEOUT_MS).unref())]);
+      await bounded(consumer.disconnect(), 'leaving the consumer group');
+      await bounded(producer.disconnect(), 'closing the dead-letter producer');
       log.info(stats, 'consumer stopped');
     },
   };

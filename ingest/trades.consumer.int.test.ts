@@ -128,4 +128,44 @@ describe('trades consumer', () => {
       expect(Buffer.compare(seen[i]!.value!, bytes)).toBe(0);
     });
   });
+
+  it('stores the trades of a topic deleted and created again, though its offsets start over', async () => {
+    const t2 = `${uniq('recreated')}.v1`;
+    const group = uniq('group');
+    const org2 = uniq('orgRe');
+    const ev = (n: number, run: string) => Buffer.from(JSON.stringify({ ...trade(n), orgId: org2, eventId: `${run}-${n}` }));
+    const count = async () => {
+      const rs = await ch.client.query({ query: `SELECT count() AS n FROM ${tables.tradesRaw} WHERE org_id = {org:String}`, query_params: { org: org2 }, format: 'JSONEachRow' });
+      return Number((await rs.json<{ n: string }>())[0]!.n);
+    };
+    const produce = async (values: Buffer[]) => {
+      const p = kafka.producer();
+      await p.connect();
+      await p.send({ topic: t2, messages: values.map((value) => ({ key: 'ETH-USDT', value })) });
+      await p.disconnect();
+    };
+    const start = () => startTradesConsumer({ kafka, registry, ch: ch.client, tables, logger, topic: t2, groupId: group });
+
+    await ensureTopics(kafka, [{ topic: t2, numPartitions: 1 }, { topic: dlqTopicOf(t2), numPartitions: 1 }]);
+    await produce(Array.from({ length: 20 }, (_, i) => ev(i, 'first')));
+    let c = await start();
+    await vi.waitFor(async () => expect(await count()).toBe(20), { timeout: 30_000, interval: 200 });
+    await c.stop();
+
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [t2] });
+    await vi.waitFor(async () => expect(await admin.listTopics()).not.toContain(t2), { timeout: 30_000, interval: 200 });
+    await admin.disconnect();
+    await ensureTopics(kafka, [{ topic: t2, numPartitions: 1 }]);
+    // Five new trades at offsets 0-4, below the ledger's 19, and one repeat of an old trade.
+    await produce([...Array.from({ length: 5 }, (_, i) => ev(i, 'second')), ev(3, 'first')]);
+    c = await start();
+    try {
+      await vi.waitFor(async () => expect(await count()).toBe(25), { timeout: 60_000, interval: 200 });
+      await vi.waitFor(() => expect(c.stats.duplicates).toBe(1), { timeout: 10_000 });
+    } finally {
+      await c.stop();
+    }
+  });
 });

@@ -8,6 +8,7 @@ import { loadConfig } from '../infra/config.ts';
 import { createKafka, ensureTopics } from '../infra/kafka.ts';
 import { createLogger } from '../infra/logger.ts';
 import { createSchemaRegistry } from '../infra/schema-registry.ts';
+import { ORG_ID_PATTERN } from '../schemas/trade-executed.ts';
 import { DATA_DIR, tradeEvents } from './trade-files.ts';
 import { publishTrades, type WireFormat } from './trade-publisher.ts';
 
@@ -42,14 +43,20 @@ async function main() {
       'run-id': { type: 'string', default: '' },
     },
   });
-  const fileArg = positionals[0] ?? 'binance_trades_hftbacktest.csv.gz';
+  const fileArg = positionals[0];
+  if (!fileArg) {
+    throw new Error('usage: npm run replay -- <file> [--org ORG[,ORG]] [--rate N|max] [--format avro|json] [--limit N] [--run-id X]\n  <file>: binance_trades_hftbacktest.csv.gz or lean_equity_trade_ticks_AIG_BAC_IBM_2013-10-07_to_11.csv.gz (in ../shared/data)');
+  }
   const file = path.isAbsolute(fileArg) || fileArg.includes('/') ? path.resolve(fileArg) : path.join(DATA_DIR, fileArg);
   const format = values.format as WireFormat;
   if (format !== 'avro' && format !== 'json') throw new Error('--format must be avro or json');
   const ratePerSec = values.rate === 'max' ? undefined : Number(String(values.rate).replace(/\/s$/, ''));
   if (ratePerSec !== undefined && !(ratePerSec > 0)) throw new Error('--rate must be a positive number per second, or max');
+  if (values.limit !== undefined && !/^[1-9]\d*$/.test(values.limit)) throw new Error('--limit must be a positive whole number');
   const limit = values.limit ? Number(values.limit) : undefined;
   const orgs = String(values.org).split(',').map((s) => s.trim()).filter(Boolean);
+  const badOrg = orgs.find((o) => !ORG_ID_PATTERN.test(o));
+  if (orgs.length === 0 || badOrg !== undefined) throw new Error(`--org must be org ids (letters, digits, ".", "_", "-"), comma-separated${badOrg ? `: "${badOrg}" is not one` : ''}`);
 
   const config = loadConfig({ ...process.env, JWT_SECRET: process.env.JWT_SECRET ?? 'x'.repeat(32) });
   const logger = createLogger({ LOG_LEVEL: 'warn' });
