@@ -10,14 +10,14 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import type { LocalServiceOptions, RunningService } from './local-service.js';
+import { exists, isPortOpen, isProcessAlive, processCommandLine, sleep, tailFile, terminateProcess } from './process.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -27,7 +27,6 @@ export const DEFAULT_KAFKA_VERSION = '4.4.0';
 /** The broker is small locally; Kafka's own scripts default to 1 GB. */
 const DEFAULT_HEAP_OPTS = '-Xmx512m -Xms256m';
 const READY_TIMEOUT_MS = 90_000;
-const STOP_TIMEOUT_MS = 30_000;
 const POLL_INTERVAL_MS = 250;
 const LOG_TAIL_LINES = 40;
 
@@ -84,15 +83,6 @@ function kafkaHome(cacheDir: string, version: string): string {
 /** Folder holding the broker's runtime classpath for `version`. */
 export function kafkaLibDir(cacheDir: string, version = DEFAULT_KAFKA_VERSION): string {
   return path.join(kafkaHome(cacheDir, version), 'libs');
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function isProvisioned(cacheDir: string, version: string): Promise<boolean> {
@@ -210,20 +200,6 @@ function splitAddress(address: string): { host: string; port: number } {
   return { host: address.slice(0, index), port: Number(address.slice(index + 1)) };
 }
 
-/** Plain TCP connect: cheap, and tells "nothing listens" apart from "something does". */
-export function isPortOpen(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (open: boolean): void => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
 /**
  * True when a Kafka broker at `address` (host:port) answers a metadata request
  * with at least one broker. A KRaft broker only serves clients once it has caught
@@ -249,85 +225,6 @@ export async function isKafkaAnswering(address: string): Promise<boolean> {
     return false;
   } finally {
     await admin.disconnect().catch(() => undefined);
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Process helpers (also used by stack.ts for the registry's pid)
-// ---------------------------------------------------------------------------
-
-/**
- * On Linux, an exited process whose parent is gone waits as a zombie until init
- * reaps it, which some inits (in containers and VMs) do only every second or so;
- * kill(pid, 0) still succeeds on a zombie, so its state is read from /proc.
- */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Format: "pid (command) S ..."; the command may contain spaces or parentheses.
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false; // no /proc (macOS) or already gone
-  }
-}
-
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return !isZombie(pid);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Signals the process group first: services are spawned detached, so they lead
- * their own group and any helper they forked goes down with them. Falls back to
- * the single pid for processes that are not group leaders.
- */
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isProcessAlive(pid)) return true;
-    await sleep(POLL_INTERVAL_MS);
-  }
-  return !isProcessAlive(pid);
-}
-
-/** SIGTERM (Kafka then flushes and closes its logs cleanly), SIGKILL after the timeout. */
-export async function terminateProcess(pid: number, timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
-  if (!isProcessAlive(pid)) return;
-  signal(pid, 'SIGTERM');
-  if (await waitForExit(pid, timeoutMs)) return;
-  signal(pid, 'SIGKILL');
-  await waitForExit(pid, 5_000);
-}
-
-/** The full command line of `pid` ('' when it is gone); used to recognise a process again. */
-export async function processCommandLine(pid: number): Promise<string> {
-  try {
-    // -ww: never truncate; the work folder path is at the end of the command line.
-    const { stdout } = await execFileAsync('ps', ['-ww', '-o', 'args=', '-p', String(pid)]);
-    return stdout.trim();
-  } catch {
-    return '';
   }
 }
 
@@ -458,15 +355,6 @@ async function formatStorageOnce(java: string, libDir: string, layout: BrokerLay
 // ---------------------------------------------------------------------------
 // Start / stop
 // ---------------------------------------------------------------------------
-
-async function tailFile(file: string, lines: number): Promise<string> {
-  try {
-    const text = await readFile(file, 'utf8');
-    return text.trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log file)';
-  }
-}
 
 /** kafka.out holds JVM-level failures (bad flags, missing classes) that never reach server.log. */
 async function logTails(layout: BrokerLayout): Promise<string> {

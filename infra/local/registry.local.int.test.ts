@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isProcessAlive } from './kafka.local.js';
+import { isProcessAlive } from './process.js';
 import type { RunningService } from './local-service.js';
 import { isRegistryAnswering, provisionRegistry, startRegistry } from './registry.local.js';
 import { defaultCacheDir } from './stack.js';

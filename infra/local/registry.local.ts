@@ -14,11 +14,11 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { access, appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isPortOpen, isProcessAlive, processCommandLine, terminateProcess } from './kafka.local.js';
+import { exists, isPortOpen, lastLines, isProcessAlive, processCommandLine, sleep, tailFile, terminateProcess } from './process.js';
 import type { LocalServiceLog, LocalServiceOptions, RunningService } from './local-service.js';
 
 const execFileAsync = promisify(execFile);
@@ -75,19 +75,6 @@ interface JavaRuntime {
 // Small helpers
 // ---------------------------------------------------------------------------
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;
 }
@@ -98,18 +85,6 @@ function commandOutput(error: unknown): string {
     return `${String(error.stdout)}${String(error.stderr)}`;
   }
   return String(error);
-}
-
-function lastLines(text: string, count: number): string {
-  return text.trimEnd().split('\n').slice(-count).join('\n');
-}
-
-async function tailFile(file: string, count: number): Promise<string> {
-  try {
-    return lastLines(await readFile(file, 'utf8'), count);
-  } catch {
-    return '(no log file)';
-  }
 }
 
 // ---------------------------------------------------------------------------

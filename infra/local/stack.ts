@@ -14,12 +14,10 @@ import {
   PortInUseError,
   findKafkaProcess,
   isKafkaAnswering,
-  isProcessAlive,
-  processCommandLine,
   provisionKafka,
   startKafka,
-  terminateProcess,
 } from './kafka.local.js';
+import { isProcessAlive, processCommandLine, terminateProcess } from './process.js';
 import type { LocalServiceLog, RunningService } from './local-service.js';
 import { isRegistryAnswering, provisionRegistry, startRegistry } from './registry.local.js';
 
